@@ -38,6 +38,8 @@ export interface AppendResult {
   readonly seq: number;
   /** True when JetStream recognized the msgId and appended nothing. */
   readonly duplicate: boolean;
+  /** SHA-256 (hex) of the appended body ({@link RecordedEnvelope.hash}); null for a duplicate. */
+  readonly hash: string | null;
 }
 
 /** One message of the log, decoded. */

@@ -1,0 +1,143 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { CURRENT_SCHEMA_VERSION, parseEvent, type LedgerEvent } from "../domain/events.js";
+import { validationError } from "../domain/shared/errors.js";
+import { aggregateFromSubject, DEFAULT_SUBJECT_ROOT } from "./subjects.js";
+import type { AppendRequest, RecordedEnvelope } from "./types.js";
+
+/** Envelope format version (the `v` of the body); event schemas are versioned per event. */
+export const ENVELOPE_VERSION = 1;
+
+/** JetStream's dedupe header; set through the publish option `msgID`, listed here for readers. */
+export const HEADER_MSG_ID = "Nats-Msg-Id";
+export const HEADER_EVENT_ID = "Gl-Event-Id";
+/** Comma-separated event types of the message, in order. */
+export const HEADER_EVENT_TYPES = "Gl-Event-Types";
+/** Comma-separated schema versions, one per event type. */
+export const HEADER_SCHEMA_VERSIONS = "Gl-Schema-Versions";
+
+/** A message ready to publish: the body bytes and the application headers (not `Nats-Msg-Id`). */
+export interface EncodedEnvelope {
+  readonly body: Uint8Array;
+  readonly headers: Readonly<Record<string, string>>;
+  /** SHA-256 hex of `body`. */
+  readonly hash: string;
+}
+
+/** A stored message the codec could not decode. A reader must stop here: never skip an event. */
+export class EnvelopeDecodeError extends Error {
+  readonly seq: number;
+  readonly subject: string;
+  constructor(seq: number, subject: string, message: string, options?: { cause?: unknown }) {
+    super(`cannot decode message ${seq} on "${subject}": ${message}`, options);
+    this.name = "EnvelopeDecodeError";
+    this.seq = seq;
+    this.subject = subject;
+  }
+}
+
+const bodySchema = z.object({
+  v: z.literal(ENVELOPE_VERSION),
+  id: z.string().min(1),
+  at: z.number().int(),
+  actor: z.string(),
+  requestId: z.string(),
+  prev: z.string().nullable(),
+  events: z.array(z.object({ type: z.string(), v: z.number().int().positive(), data: z.unknown() })).min(1),
+});
+
+/** SHA-256 (hex) of the exact body bytes: a message's `hash`, and the `prev` of the next one. */
+export const hashBody = (body: Uint8Array): string => createHash("sha256").update(body).digest("hex");
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Encodes an append request into its body and headers. Every event is validated against its current
+ * schema first (the log must never hold an event this build cannot read back); the validated data is
+ * what gets written.
+ */
+export function encodeEnvelope(request: AppendRequest): EncodedEnvelope {
+  if (request.events.length === 0) throw validationError("an envelope needs at least one event", { field: "events" });
+  const events = request.events.map((event, i) => {
+    const v = CURRENT_SCHEMA_VERSION[event.type];
+    let parsed: LedgerEvent;
+    try {
+      parsed = parseEvent(event.type, v, event.data);
+    } catch (cause) {
+      throw validationError(`event ${event.type} does not match its schema`, { field: `events[${i}]`, cause });
+    }
+    return { type: parsed.type, v, data: parsed.data };
+  });
+  const { meta } = request;
+  // Key order is fixed by this literal: the bytes (and so the hash chain) are deterministic.
+  const body = encoder.encode(
+    JSON.stringify({
+      v: ENVELOPE_VERSION,
+      id: meta.eventId,
+      at: meta.at,
+      actor: meta.actor,
+      requestId: meta.requestId,
+      prev: request.prev,
+      events,
+    }),
+  );
+  return {
+    body,
+    hash: hashBody(body),
+    headers: {
+      [HEADER_EVENT_ID]: meta.eventId,
+      [HEADER_EVENT_TYPES]: events.map((e) => e.type).join(","),
+      [HEADER_SCHEMA_VERSIONS]: events.map((e) => String(e.v)).join(","),
+    },
+  };
+}
+
+/** One stored message as the adapters hand it to the codec. */
+export interface StoredMessage {
+  readonly seq: number;
+  readonly subject: string;
+  readonly body: Uint8Array;
+  /** Epoch milliseconds. */
+  readonly storedAt: number;
+}
+
+/**
+ * Decodes and validates a stored message: envelope shape (zod), the aggregate from the subject, and
+ * every event through `parseEvent`, which upcasts old schema versions. Throws
+ * {@link EnvelopeDecodeError}.
+ */
+export function decodeEnvelope(message: StoredMessage, subjectRoot: string = DEFAULT_SUBJECT_ROOT): RecordedEnvelope {
+  const { seq, subject, body, storedAt } = message;
+  const aggregate = aggregateFromSubject(subject, subjectRoot);
+  if (aggregate === undefined) throw new EnvelopeDecodeError(seq, subject, "not an aggregate subject");
+  let raw: unknown;
+  try {
+    raw = JSON.parse(decoder.decode(body));
+  } catch (cause) {
+    throw new EnvelopeDecodeError(seq, subject, "body is not UTF-8 JSON", { cause });
+  }
+  const parsed = bodySchema.safeParse(raw);
+  if (!parsed.success) throw new EnvelopeDecodeError(seq, subject, `bad envelope: ${parsed.error.message}`, { cause: parsed.error });
+  const b = parsed.data;
+  const events = b.events.map((e, i) => {
+    try {
+      return parseEvent(e.type, e.v, e.data);
+    } catch (cause) {
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      throw new EnvelopeDecodeError(seq, subject, `events[${i}] (${e.type}@${e.v}) is invalid: ${reason}`, { cause });
+    }
+  });
+  return {
+    seq,
+    aggregate,
+    eventId: b.id,
+    at: b.at,
+    actor: b.actor,
+    requestId: b.requestId,
+    prev: b.prev,
+    hash: hashBody(body),
+    storedAt,
+    events,
+  };
+}
