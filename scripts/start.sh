@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# `npm start`: installs what is missing, then serves every role in one process on 127.0.0.1:50051,
+# with a local nats-server unless NATS_URL names one.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bash scripts/ensure-deps.sh
+if [ -z "${NATS_URL:-}" ]; then
+  NATS_SERVER_BIN="$(bash scripts/ensure-nats.sh)"
+  export NATS_SERVER_BIN
+fi
+exec node --import tsx scripts/cli.ts serve "$@"
