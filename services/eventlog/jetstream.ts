@@ -3,7 +3,6 @@ import {
   DiscardPolicy,
   JetStreamApiCodes,
   JetStreamApiError,
-  jetstream,
   jetstreamManager,
   RetentionPolicy,
   StorageType,

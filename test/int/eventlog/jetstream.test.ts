@@ -1,11 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { headers } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DomainError } from "../../../services/domain/shared/errors.js";
 import { EnvelopeDecodeError } from "../../../services/eventlog/codec.js";
 import { connectEventLog, type JetStreamEventLog } from "../../../services/eventlog/jetstream.js";
 import { startNatsServer, type NatsServer } from "../../support/nats-server.js";
-import { appendRequest, eventLogContract, revoked, subjectRef, take } from "./contract.js";
+import { appendRequest, eventLogContract, revoked, subjectRef } from "./contract.js";
 
 let server: NatsServer;
 beforeAll(async () => {

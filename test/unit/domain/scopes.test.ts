@@ -22,7 +22,7 @@ describe("requireInCatalog", () => {
       kind: "validation",
       field: "allowed_scopes[1]",
       oauthCode: "invalid_scope",
-      message: expect.stringContaining('"admin"'),
+      message: expect.stringContaining('"admin"') as unknown,
     });
   });
 });

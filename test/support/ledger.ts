@@ -1,0 +1,111 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Writable } from "node:stream";
+import { loadConfig, type Config, type ConfigInput } from "../../services/config/config.js";
+import { createLogger } from "../../services/app/logger.js";
+import { startLedger, type Ledger } from "../../services/app/ledger.js";
+import { freePort } from "./nats-server.js";
+
+const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+
+/** Every log line the ledger wrote, kept for assertions (e.g. that no secret was logged). */
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
+    for (const line of chunk.toString("utf8").split("\n")) if (line !== "") this.lines.push(line);
+    done();
+  }
+}
+
+export interface TestLedger {
+  readonly ledger: Ledger;
+  readonly address: string;
+  readonly config: Config;
+  readonly logs: LogCapture;
+  readonly dataDir: string;
+  /** Stops the ledger and removes its data dir (unless it was given). */
+  stop(): Promise<void>;
+}
+
+/** A ledger in this process on a free port, with a temp data dir, against `natsUrl`. */
+export async function startTestLedger(natsUrl: string, overrides: ConfigInput = {}): Promise<TestLedger> {
+  const ownDir = overrides.dataDir === undefined;
+  const dataDir = overrides.dataDir ?? (await mkdtemp(join(tmpdir(), "gl-ledger-")));
+  const config = loadConfig({}, {
+    grpcPort: 0,
+    scopeCatalogFile: join(repoRoot, "config/scopes.json"),
+    logLevel: "info",
+    ...overrides,
+    dataDir,
+  });
+  const logs = new LogCapture();
+  const ledger = await startLedger(config, natsUrl, createLogger(config.logLevel, logs));
+  return {
+    ledger,
+    address: `127.0.0.1:${ledger.grpcPort}`,
+    config,
+    logs,
+    dataDir,
+    async stop() {
+      await ledger.stop();
+      if (ownDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A ledger in its own OS process (`grant-ledger serve`), for tests that kill -9 it. */
+export interface LedgerProcess {
+  readonly address: string;
+  readonly port: number;
+  readonly child: ChildProcess;
+  /** Everything it printed so far. */
+  output(): string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function spawnLedgerProcess(natsUrl: string, dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<LedgerProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "scripts/cli.ts"), "serve"], {
+    cwd: repoRoot,
+    env: {
+      ...process.env,
+      NATS_URL: natsUrl,
+      GL_GRPC_PORT: String(port),
+      GL_DATA_DIR: dataDir,
+      GL_SCOPE_CATALOG: join(repoRoot, "config/scopes.json"),
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const keep = (chunk: Buffer): void => {
+    output += chunk.toString("utf8");
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  process.once("exit", () => child.kill("SIGKILL"));
+  const deadline = Date.now() + 30_000;
+  while (!output.includes("grant ledger serving")) {
+    if (child.exitCode !== null) throw new Error(`ledger exited (${child.exitCode}):\n${output}`);
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`ledger did not start within 30 s:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    address: `127.0.0.1:${port}`,
+    port,
+    child,
+    output: () => output,
+    kill: async (signal = "SIGKILL") => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill(signal);
+      await exited;
+    },
+  };
+}
