@@ -1,0 +1,249 @@
+import type { Database } from "better-sqlite3";
+import type { EventLog, RecordedEnvelope } from "../../services/eventlog/types.js";
+import { type Projection, ProjectionApplyError, ProjectionVersionError } from "./projection.js";
+import { CHECKPOINT_SCHEMA, openProjectionDatabase, readCheckpoint } from "./sqlite.js";
+import { SequenceWaiters } from "./waiters.js";
+
+/** Reported after every committed batch. */
+export interface AppliedBatch {
+  /** First and last stream sequence in the batch. */
+  readonly fromSeq: number;
+  readonly toSeq: number;
+  /** Envelopes applied (messages, not events). */
+  readonly count: number;
+}
+
+/** Options of {@link startProjection}. */
+export interface StartProjectionOptions {
+  readonly log: EventLog;
+  readonly projection: Projection;
+  /** The SQLite file (created if missing); `:memory:` works for one-process tests. */
+  readonly file: string;
+  /** Envelopes per transaction at most (default 512). A quiet stream flushes sooner, on the next tick. */
+  readonly batchSize?: number;
+  /** Stops the runner; envelopes already received are committed first. */
+  readonly signal: AbortSignal;
+  /** Called after each commit. Throwing from it stops the runner with that error. */
+  readonly onApplied?: (batch: AppliedBatch) => void;
+  /**
+   * Called once with the error that stopped the runner. When given, {@link ProjectionRunner.done}
+   * is marked handled (no unhandled rejection); otherwise the caller must handle `done`.
+   */
+  readonly onError?: (error: unknown) => void;
+  /** SQLite busy timeout, ms (default 5000). */
+  readonly busyTimeoutMs?: number;
+}
+
+/** A running projection. The runner owns its connection and closes it when it stops. */
+export interface ProjectionRunner {
+  readonly name: string;
+  /** Last stream sequence committed to the file (with its checkpoint). */
+  readonly appliedSeq: number;
+  /** False once the runner stopped (aborted, failed, or the log ended). */
+  readonly running: boolean;
+  /** The runner's own connection, for queries in the same process while it runs. */
+  readonly db: Database;
+  /**
+   * Settles when the runner stops: resolves after an abort (or the end of the log), rejects with
+   * the error that stopped it (a {@link ProjectionApplyError} when `apply` threw, or the log's error).
+   */
+  readonly done: Promise<void>;
+  /**
+   * True as soon as `appliedSeq >= seq` (woken by the commit that reaches it, never polled);
+   * false after `timeoutMs`, or when the runner stops before reaching it.
+   */
+  waitFor(seq: number, timeoutMs: number): Promise<boolean>;
+  /** Waits until everything in the log at call time is applied: `waitFor(await log.headSequence())`. */
+  caughtUp(timeoutMs?: number): Promise<boolean>;
+  /** Stops the runner (committing what it already received) and waits for it; never rejects. */
+  stop(): Promise<void>;
+}
+
+const UPSERT_CHECKPOINT = `
+INSERT INTO checkpoint (projection, version, seq, updated_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (projection) DO UPDATE SET version = excluded.version, seq = excluded.seq, updated_at = excluded.updated_at
+`;
+
+/**
+ * Starts a checkpointed projection: opens `file` (WAL), migrates it, then follows the log from the
+ * stored checkpoint + 1 and applies envelopes in batches, each batch and the new checkpoint in ONE
+ * transaction, so a crash at any point neither applies an envelope twice nor skips one.
+ *
+ * Batching: envelopes are buffered and committed when the buffer reaches `batchSize`, or on the
+ * next event-loop turn once the stream goes quiet (a catch-up replay runs in big transactions, a
+ * live tail commits each message within a tick).
+ *
+ * If `apply` throws, the batch rolls back, the checkpoint stays where it was and the runner stops
+ * with the error: an event is never skipped. Restarting retries from the checkpoint.
+ *
+ * Throws synchronously when the file cannot be opened or migrated, or was written by another
+ * version of the projection ({@link ProjectionVersionError}).
+ */
+export function startProjection(options: StartProjectionOptions): ProjectionRunner {
+  const { log, projection, file, signal } = options;
+  const batchSize = Math.max(1, Math.floor(options.batchSize ?? 512));
+  const db = openProjectionDatabase(file, { busyTimeoutMs: options.busyTimeoutMs ?? 5000 });
+
+  let appliedSeq: number;
+  try {
+    appliedSeq = migrate(db, projection, file);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+
+  const upsertCheckpoint = db.prepare<[string, number, number, number]>(UPSERT_CHECKPOINT);
+  const commit = db.transaction((batch: readonly RecordedEnvelope[]): void => {
+    // Fence: under the write lock, the file must still be where this runner left it. A second
+    // runner on the same file (a misconfigured deployment) fails here instead of applying twice.
+    const stored = readCheckpoint(db, projection.name)?.seq;
+    if (stored !== appliedSeq) {
+      throw new Error(
+        `projection "${projection.name}" in ${file} is at seq ${stored ?? "none"}, this runner expected ${appliedSeq}: ` +
+          "another runner writes to the same file",
+      );
+    }
+    for (const envelope of batch) {
+      try {
+        projection.apply(db, envelope);
+      } catch (error) {
+        throw new ProjectionApplyError(projection.name, envelope, error);
+      }
+    }
+    const last = batch[batch.length - 1] as RecordedEnvelope;
+    upsertCheckpoint.run(projection.name, projection.version, last.seq, Date.now());
+  });
+
+  const waiters = new SequenceWaiters();
+  const controller = new AbortController();
+  /** Set by the caller's signal or stop(): an error the log raises after it is the end of the stream. */
+  let stopRequested = signal.aborted;
+  const forwardAbort = (): void => {
+    stopRequested = true;
+    controller.abort(signal.reason);
+  };
+  if (signal.aborted) controller.abort(signal.reason);
+  else signal.addEventListener("abort", forwardAbort, { once: true });
+
+  let buffer: RecordedEnvelope[] = [];
+  /** Highest sequence received (applied or buffered): the guard against a repeated delivery. */
+  let receivedSeq = appliedSeq;
+  let scheduled: NodeJS.Immediate | undefined;
+  let failure: { error: unknown } | undefined;
+  let running = true;
+
+  const fail = (error: unknown): void => {
+    if (failure !== undefined) return;
+    failure = { error };
+    buffer = [];
+    controller.abort(error);
+    waiters.cancelAll();
+  };
+
+  const flush = (): void => {
+    if (scheduled !== undefined) {
+      clearImmediate(scheduled);
+      scheduled = undefined;
+    }
+    if (failure !== undefined || buffer.length === 0) return;
+    const batch = buffer;
+    buffer = [];
+    try {
+      // IMMEDIATE: take the write lock up front, so a concurrent writer (cleanup) waits on
+      // busy_timeout instead of failing the transaction half-way.
+      commit.immediate(batch);
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    const first = batch[0] as RecordedEnvelope;
+    appliedSeq = (batch[batch.length - 1] as RecordedEnvelope).seq;
+    waiters.wake(appliedSeq);
+    if (options.onApplied !== undefined) {
+      try {
+        options.onApplied({ fromSeq: first.seq, toSeq: appliedSeq, count: batch.length });
+      } catch (error) {
+        fail(error);
+      }
+    }
+  };
+
+  const run = async (): Promise<void> => {
+    try {
+      for await (const envelope of log.follow(appliedSeq + 1, controller.signal)) {
+        if (failure !== undefined) break;
+        // A log that repeats a message must not make us apply it twice.
+        if (envelope.seq <= receivedSeq) continue;
+        receivedSeq = envelope.seq;
+        buffer.push(envelope);
+        if (buffer.length >= batchSize) flush();
+        else scheduled ??= setImmediate(flush);
+      }
+      flush();
+    } catch (error) {
+      // An error raised by our own abort is the end of the stream, not a failure.
+      if (stopRequested && failure === undefined) flush();
+      else fail(error);
+    } finally {
+      if (scheduled !== undefined) clearImmediate(scheduled);
+      running = false;
+      signal.removeEventListener("abort", forwardAbort);
+      waiters.cancelAll();
+      db.close();
+    }
+    if (failure !== undefined) {
+      options.onError?.(failure.error);
+      throw failure.error;
+    }
+  };
+
+  const done = run();
+  if (options.onError !== undefined) done.catch(() => undefined);
+
+  const waitFor = (seq: number, timeoutMs: number): Promise<boolean> => {
+    if (appliedSeq >= seq) return Promise.resolve(true);
+    if (!running || failure !== undefined) return Promise.resolve(false);
+    return waiters.wait(seq, timeoutMs);
+  };
+
+  return {
+    name: projection.name,
+    get appliedSeq() {
+      return appliedSeq;
+    },
+    get running() {
+      return running;
+    },
+    db,
+    done,
+    waitFor,
+    async caughtUp(timeoutMs = 10_000): Promise<boolean> {
+      return waitFor(await log.headSequence(), timeoutMs);
+    },
+    async stop(): Promise<void> {
+      stopRequested = true;
+      controller.abort(new Error("projection stopped"));
+      await done.catch(() => undefined);
+    },
+  };
+}
+
+/** Creates the checkpoint table and the projection's schema; returns the checkpoint's sequence. */
+function migrate(db: Database, projection: Projection, file: string): number {
+  // IMMEDIATE so two processes opening a new file do not race on the schema.
+  return db
+    .transaction((): number => {
+      db.exec(CHECKPOINT_SCHEMA);
+      const checkpoint = readCheckpoint(db, projection.name);
+      if (checkpoint !== undefined && checkpoint.version !== projection.version) {
+        throw new ProjectionVersionError(projection.name, checkpoint.version, projection.version, file);
+      }
+      projection.migrate(db);
+      if (checkpoint === undefined) {
+        db.prepare(UPSERT_CHECKPOINT).run(projection.name, projection.version, 0, Date.now());
+        return 0;
+      }
+      return checkpoint.seq;
+    })
+    .immediate();
+}

@@ -1,0 +1,194 @@
+import type { Database, Statement } from "better-sqlite3";
+import type { EventOf, LedgerEvent, LedgerEventType } from "../../services/domain/events.js";
+import type { RecordedEnvelope } from "../../services/eventlog/types.js";
+import type { Projection } from "../runner/projection.js";
+import { joinList, LIST_SEPARATOR, migrateTokens, SCOPE_SEPARATOR } from "./schema.js";
+
+/** The write statements of the tokens projection, prepared once per connection. */
+export interface TokensStatements {
+  readonly upsertClient: Statement<[string, string, string, string, string, string, number, number, number, number]>;
+  readonly setClientStatus: Statement<[string, string, number, number, string]>;
+  readonly insertGrant: Statement<[string, string, string, string, string, number, number | null, number, number]>;
+  readonly revokeGrant: Statement<[number, number, string, number, string]>;
+  readonly insertToken: Statement<[string, string, string, string, string, string, number, number, number]>;
+  readonly upsertFamily: Statement<[string, string, number, number]>;
+  readonly revokeToken: Statement<[number, string, number, string, string]>;
+  readonly revokeFamily: Statement<[string, string, number, number, string, number]>;
+  readonly revokeSubject: Statement<[string, number, number, string, number]>;
+}
+
+export function prepareTokensStatements(db: Database): TokensStatements {
+  return {
+    upsertClient: db.prepare(`
+      INSERT INTO clients (client_id, owner_account, name, redirect_uris, allowed_scopes, client_type, status,
+                           status_reason, created_at, updated_at, created_seq, seq)
+      VALUES (?, ?, ?, ?, ?, ?, 'active', NULL, ?, ?, ?, ?)
+      ON CONFLICT (client_id) DO UPDATE SET
+        owner_account = excluded.owner_account, name = excluded.name, redirect_uris = excluded.redirect_uris,
+        allowed_scopes = excluded.allowed_scopes, client_type = excluded.client_type, status = 'active',
+        status_reason = NULL, updated_at = excluded.updated_at, seq = excluded.seq`),
+    setClientStatus: db.prepare(
+      "UPDATE clients SET status = ?, status_reason = ?, updated_at = ?, seq = ? WHERE client_id = ?",
+    ),
+    insertGrant: db.prepare(`
+      INSERT INTO grants (grant_id, subject, client_id, scopes, resources, created_at, expires_at, created_seq, seq)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    // The first revocation is the one reported; later ones only bump seq.
+    revokeGrant: db.prepare(`
+      UPDATE grants SET revoked_seq = coalesce(revoked_seq, ?), revoked_at = coalesce(revoked_at, ?),
+                        revoked_reason = coalesce(revoked_reason, ?), seq = ?
+      WHERE grant_id = ?`),
+    insertToken: db.prepare(`
+      INSERT INTO tokens (hash, token_id, kind, grant_id, family_id, scopes, issued_at, expires_at, seq)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    upsertFamily: db.prepare(`
+      INSERT INTO token_families (family_id, grant_id, expires_at, seq) VALUES (?, ?, ?, ?)
+      ON CONFLICT (family_id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at), seq = excluded.seq`),
+    revokeToken: db.prepare(`
+      UPDATE tokens SET revoked_seq = coalesce(revoked_seq, ?), revoked_reason = coalesce(revoked_reason, ?), seq = ?
+      WHERE token_id = ? AND grant_id = ?`),
+    // A family not (or no longer) in the file is recorded revoked all the same, so a token rotated
+    // into it later is born inactive; it expires from the file like any family.
+    revokeFamily: db.prepare(`
+      INSERT INTO token_families (family_id, grant_id, expires_at, revoked_seq, revoked_reason, seq)
+      VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (family_id) DO UPDATE SET revoked_seq = coalesce(revoked_seq, excluded.revoked_seq),
+        revoked_reason = coalesce(revoked_reason, excluded.revoked_reason), seq = excluded.seq`),
+    revokeSubject: db.prepare(`
+      INSERT INTO subjects (subject, revoked_seq, revoked_at, reason, seq) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (subject) DO UPDATE SET revoked_seq = excluded.revoked_seq, revoked_at = excluded.revoked_at,
+        reason = excluded.reason, seq = excluded.seq`),
+  };
+}
+
+/** Per-apply context: the statements and the projection's options. */
+export interface TokensApplyContext {
+  readonly statements: TokensStatements;
+  /** Tokens expiring before this are not inserted (see {@link TokensProjectionOptions}); -Infinity keeps all. */
+  readonly dropExpiredBefore: number;
+}
+
+type Handler<K extends LedgerEventType> = (ctx: TokensApplyContext, event: EventOf<K>, envelope: RecordedEnvelope) => void;
+
+/** One handler per event type: an event type missing here fails to compile. */
+export type TokensHandlers = { readonly [K in LedgerEventType]: Handler<K> };
+
+const setClientStatus = (
+  ctx: TokensApplyContext,
+  status: "active" | "suspended" | "deleted",
+  data: { clientId: string; reason: string },
+  envelope: RecordedEnvelope,
+): void => {
+  ctx.statements.setClientStatus.run(status, data.reason, envelope.at, envelope.seq, data.clientId);
+};
+
+export const tokensHandlers = {
+  "client.registered": ({ statements }, { data }, envelope) => {
+    statements.upsertClient.run(
+      data.clientId,
+      data.ownerAccount,
+      data.name,
+      joinList(data.redirectUris, LIST_SEPARATOR),
+      joinList(data.allowedScopes, SCOPE_SEPARATOR),
+      data.clientType,
+      envelope.at,
+      envelope.at,
+      envelope.seq,
+      envelope.seq,
+    );
+  },
+  "client.suspended": (ctx, { data }, envelope) => setClientStatus(ctx, "suspended", data, envelope),
+  "client.reinstated": (ctx, { data }, envelope) => setClientStatus(ctx, "active", data, envelope),
+  "client.deleted": (ctx, { data }, envelope) => setClientStatus(ctx, "deleted", data, envelope),
+
+  "grant.created": ({ statements }, { data }, envelope) => {
+    statements.insertGrant.run(
+      data.grantId,
+      data.subject,
+      data.clientId,
+      joinList(data.scopes, SCOPE_SEPARATOR),
+      joinList(data.resources, LIST_SEPARATOR),
+      data.createdAt,
+      data.expiresAt,
+      envelope.seq,
+      envelope.seq,
+    );
+  },
+  "grant.revoked": ({ statements }, { data }, envelope) => {
+    statements.revokeGrant.run(envelope.seq, envelope.at, data.reason, envelope.seq, data.grantId);
+  },
+  "token.issued": ({ statements, dropExpiredBefore }, { data }, envelope) => {
+    for (const token of data.tokens) {
+      if (token.expiresAt < dropExpiredBefore) continue;
+      statements.insertToken.run(
+        token.hash,
+        token.tokenId,
+        token.kind,
+        data.grantId,
+        token.familyId,
+        joinList(token.scopes, SCOPE_SEPARATOR),
+        token.issuedAt,
+        token.expiresAt,
+        envelope.seq,
+      );
+      statements.upsertFamily.run(token.familyId, data.grantId, token.expiresAt, envelope.seq);
+    }
+  },
+  "token.revoked": ({ statements }, { data }, envelope) => {
+    for (const tokenId of data.tokenIds) {
+      statements.revokeToken.run(envelope.seq, data.reason, envelope.seq, tokenId, data.grantId);
+    }
+    for (const familyId of data.familyIds) {
+      statements.revokeFamily.run(familyId, data.grantId, envelope.at, envelope.seq, data.reason, envelope.seq);
+    }
+  },
+
+  // The watermark is the envelope's sequence: grants created at or before it are revoked.
+  "subject.revoked": ({ statements }, { data }, envelope) => {
+    statements.revokeSubject.run(data.subject, envelope.seq, data.revokedAt, data.reason, envelope.seq);
+  },
+} satisfies TokensHandlers;
+
+/** Applies one event; the handler map above guarantees one handler per type. */
+export const applyTokensEvent = (ctx: TokensApplyContext, event: LedgerEvent, envelope: RecordedEnvelope): void =>
+  (tokensHandlers[event.type] as Handler<LedgerEventType>)(ctx, event, envelope);
+
+/** Options of {@link createTokensProjection}. */
+export interface TokensProjectionOptions {
+  /**
+   * When given, `token.issued` skips tokens that expired before `dropExpiredBefore()` (minus
+   * nothing: pass your cleanup grace into the clock). A rebuild from sequence 1 then writes only
+   * the live tokens instead of all of history and deleting it again. Off by default, which keeps
+   * `apply` a pure function of the log.
+   */
+  dropExpiredBefore?: () => number;
+}
+
+export const TOKENS_PROJECTION_NAME = "tokens";
+export const TOKENS_PROJECTION_VERSION = 1;
+
+/** The tokens projection, for the runner. Statements are prepared once per connection. */
+export function createTokensProjection(options: TokensProjectionOptions = {}): Projection {
+  const statements = new WeakMap<Database, TokensStatements>();
+  const clock = options.dropExpiredBefore;
+  return {
+    name: TOKENS_PROJECTION_NAME,
+    version: TOKENS_PROJECTION_VERSION,
+    migrate: migrateTokens,
+    apply(db: Database, envelope: RecordedEnvelope): void {
+      let prepared = statements.get(db);
+      if (prepared === undefined) {
+        prepared = prepareTokensStatements(db);
+        statements.set(db, prepared);
+      }
+      const ctx: TokensApplyContext = {
+        statements: prepared,
+        dropExpiredBefore: clock === undefined ? Number.NEGATIVE_INFINITY : clock(),
+      };
+      for (const event of envelope.events) applyTokensEvent(ctx, event, envelope);
+    },
+  };
+}
+
+/** The tokens projection with default options: name "tokens", version 1. */
+export const TOKENS_PROJECTION: Projection = createTokensProjection();

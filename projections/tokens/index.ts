@@ -1,0 +1,32 @@
+export {
+  applyTokensEvent,
+  createTokensProjection,
+  prepareTokensStatements,
+  TOKENS_PROJECTION,
+  TOKENS_PROJECTION_NAME,
+  TOKENS_PROJECTION_VERSION,
+  tokensHandlers,
+} from "./handlers.js";
+export { TokensReadModel } from "./queries.js";
+export { deleteExpiredTokens, deleteExpiredTokensBatch, startTokenCleanup } from "./cleanup.js";
+export { migrateTokens, TOKENS_SCHEMA } from "./schema.js";
+
+export type {
+  TokensApplyContext,
+  TokensHandlers,
+  TokensProjectionOptions,
+  TokensStatements,
+} from "./handlers.js";
+export type {
+  ClientStatus,
+  ClientView,
+  GrantFilter,
+  GrantStatus,
+  GrantView,
+  IntrospectedToken,
+  ListClientsOptions,
+  ListGrantsOptions,
+  TokenKind,
+  TokenRef,
+} from "./queries.js";
+export type { DeleteExpiredTokensOptions, TokenCleanupOptions } from "./cleanup.js";

@@ -1,0 +1,101 @@
+import type { Database } from "better-sqlite3";
+
+/**
+ * The tokens read model. Every row records `seq`, the stream sequence of the last message that
+ * touched it. "Active" is never stored per token: introspection joins a token with its family,
+ * grant, client and subject rows, so one grant, client or subject event deactivates every token
+ * under it without touching token rows.
+ *
+ * Every table is WITHOUT ROWID: introspection's join is then one B-tree seek per table, keyed by
+ * the text primary key, instead of an index seek plus a table seek.
+ *
+ * Lists are stored joined rather than as JSON, so the hot path never parses JSON: scopes with a
+ * space (scope names cannot hold one, RFC 6749 §3.3), resources and redirect URIs with U+001F
+ * (a control character no URI or identifier holds).
+ */
+export const TOKENS_SCHEMA = `
+CREATE TABLE IF NOT EXISTS clients (
+  client_id      TEXT PRIMARY KEY,
+  owner_account  TEXT NOT NULL,
+  name           TEXT NOT NULL,
+  redirect_uris  TEXT NOT NULL,
+  allowed_scopes TEXT NOT NULL,
+  client_type    TEXT NOT NULL,
+  status         TEXT NOT NULL,         -- active | suspended | deleted
+  status_reason  TEXT,
+  created_at     INTEGER NOT NULL,      -- envelope at, epoch ms
+  updated_at     INTEGER NOT NULL,
+  created_seq    INTEGER NOT NULL,
+  seq            INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS clients_by_owner ON clients (owner_account, created_seq);
+
+-- "Revoked before" watermark: every grant created at a sequence <= revoked_seq is revoked.
+CREATE TABLE IF NOT EXISTS subjects (
+  subject     TEXT PRIMARY KEY,
+  revoked_seq INTEGER NOT NULL,
+  revoked_at  INTEGER NOT NULL,
+  reason      TEXT NOT NULL,
+  seq         INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS grants (
+  grant_id       TEXT PRIMARY KEY,
+  subject        TEXT NOT NULL,
+  client_id      TEXT NOT NULL,
+  scopes         TEXT NOT NULL,
+  resources      TEXT NOT NULL,
+  created_at     INTEGER NOT NULL,      -- event data, epoch ms
+  expires_at     INTEGER,               -- null: never expires
+  revoked_seq    INTEGER,
+  revoked_at     INTEGER,
+  revoked_reason TEXT,
+  created_seq    INTEGER NOT NULL,
+  seq            INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS grants_by_subject ON grants (subject, created_seq);
+CREATE INDEX IF NOT EXISTS grants_by_client ON grants (client_id, created_seq);
+
+-- One row per family: revocation marks it; expires_at is the latest expiry of its tokens, after
+-- which cleanup drops it with them.
+CREATE TABLE IF NOT EXISTS token_families (
+  family_id      TEXT PRIMARY KEY,
+  grant_id       TEXT NOT NULL,
+  expires_at     INTEGER NOT NULL,
+  revoked_seq    INTEGER,
+  revoked_reason TEXT,
+  seq            INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS token_families_by_exp ON token_families (expires_at);
+
+-- Keyed by the token's keyed hash (<kid>:<base64url>); the token itself is never stored.
+CREATE TABLE IF NOT EXISTS tokens (
+  hash           TEXT PRIMARY KEY,
+  token_id       TEXT NOT NULL,
+  kind           TEXT NOT NULL,         -- access_token | refresh_token
+  grant_id       TEXT NOT NULL,
+  family_id      TEXT NOT NULL,
+  scopes         TEXT NOT NULL,
+  issued_at      INTEGER NOT NULL,
+  expires_at     INTEGER NOT NULL,
+  revoked_seq    INTEGER,
+  revoked_reason TEXT,
+  seq            INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS tokens_by_id ON tokens (token_id);
+CREATE INDEX IF NOT EXISTS tokens_by_exp ON tokens (expires_at);
+`;
+
+export const migrateTokens = (db: Database): void => {
+  db.exec(TOKENS_SCHEMA);
+};
+
+/** Separator of stored scope lists. */
+export const SCOPE_SEPARATOR = " ";
+/** Separator of stored resource and redirect URI lists. */
+export const LIST_SEPARATOR = "\u001f";
+
+export const joinList = (items: readonly string[], separator: string): string => items.join(separator);
+
+export const splitList = (stored: string, separator: string): string[] =>
+  stored.length === 0 ? [] : stored.split(separator);

@@ -1,0 +1,399 @@
+import BetterSqlite3 from "better-sqlite3";
+import type { Database } from "better-sqlite3";
+import { beforeEach, describe, expect, it } from "vitest";
+import type { LedgerEvent } from "../../../services/domain/events.js";
+import { INTROSPECT_SQL } from "../../../projections/tokens/queries.js";
+import {
+  createTokensProjection,
+  deleteExpiredTokens,
+  deleteExpiredTokensBatch,
+  startTokenCleanup,
+  TOKENS_PROJECTION,
+  TokensReadModel,
+} from "../../../projections/tokens/index.js";
+import {
+  clientDeleted,
+  clientReinstated,
+  clientRegistered,
+  clientSuspended,
+  EnvelopeBuilder,
+  grantCreated,
+  grantRevoked,
+  hashOf,
+  HOUR,
+  issued,
+  MINUTE,
+  subjectRevoked,
+  T0,
+  tokenIssued,
+  tokenRevoked,
+} from "../../support/envelopes.js";
+
+const NOW = T0 + 10 * MINUTE;
+
+describe("tokens projection", () => {
+  let db: Database;
+  let model: TokensReadModel;
+  let envelopes: EnvelopeBuilder;
+  const projection = createTokensProjection();
+
+  /** Applies one message (one or more events) and returns its sequence. */
+  const given = (...events: LedgerEvent[]): number => {
+    const envelope = envelopes.next(events);
+    db.transaction(() => projection.apply(db, envelope))();
+    return envelope.seq;
+  };
+
+  /** A client, a grant of user-1 on it, and an access + refresh token pair in family fam-1. */
+  const standardSetup = (): void => {
+    given(clientRegistered("client-1"));
+    given(grantCreated("grant-1"));
+    given(
+      tokenIssued("grant-1", [
+        issued("at-1", { familyId: "fam-1", scopes: ["profile:read", "repo:read"] }),
+        issued("rt-1", { familyId: "fam-1", kind: "refresh_token", expiresAt: T0 + 30 * 24 * HOUR }),
+      ]),
+    );
+  };
+
+  beforeEach(() => {
+    db = new BetterSqlite3(":memory:");
+    projection.migrate(db);
+    model = new TokensReadModel(db);
+    envelopes = new EnvelopeBuilder();
+  });
+
+  it("is named tokens, version 1", () => {
+    expect(TOKENS_PROJECTION.name).toBe("tokens");
+    expect(TOKENS_PROJECTION.version).toBe(1);
+  });
+
+  describe("introspect", () => {
+    it("answers an active token with every field", () => {
+      standardSetup();
+      expect(model.introspect(hashOf("at-1"), NOW)).toEqual({
+        tokenId: "at-1",
+        kind: "access_token",
+        scopes: ["profile:read", "repo:read"],
+        scope: "profile:read repo:read",
+        clientId: "client-1",
+        subject: "user-1",
+        issuedAt: T0,
+        expiresAt: T0 + HOUR,
+        grantId: "grant-1",
+        resources: ["acct:1"],
+      });
+      expect(model.introspect(hashOf("rt-1"), NOW)).toMatchObject({ tokenId: "rt-1", kind: "refresh_token" });
+    });
+
+    it("keeps several resources and an empty resource list", () => {
+      given(clientRegistered("client-1"));
+      given(grantCreated("grant-1", { resources: ["acct:1", "https://api.example/repos x"] }));
+      given(grantCreated("grant-2", { resources: [] }));
+      given(tokenIssued("grant-1", [issued("a")]));
+      given(tokenIssued("grant-2", [issued("b", { scopes: [] })]));
+      expect(model.introspect(hashOf("a"), NOW)?.resources).toEqual(["acct:1", "https://api.example/repos x"]);
+      expect(model.introspect(hashOf("b"), NOW)).toMatchObject({ resources: [], scopes: [], scope: "" });
+    });
+
+    it("is inactive for an unknown hash", () => {
+      standardSetup();
+      expect(model.introspect("k1:unknown", NOW)).toBeUndefined();
+    });
+
+    it("is inactive once expired (exp is exclusive)", () => {
+      standardSetup();
+      expect(model.introspect(hashOf("at-1"), T0 + HOUR - 1)).toBeDefined();
+      expect(model.introspect(hashOf("at-1"), T0 + HOUR)).toBeUndefined();
+    });
+
+    it("is inactive when the token is revoked, and only that token", () => {
+      standardSetup();
+      given(tokenRevoked("grant-1", { tokenIds: ["at-1"] }));
+      expect(model.introspect(hashOf("at-1"), NOW)).toBeUndefined();
+      expect(model.introspect(hashOf("rt-1"), NOW)).toBeDefined();
+    });
+
+    it("revoking the refresh token's family deactivates the access token issued with it", () => {
+      standardSetup();
+      given(tokenIssued("grant-1", [issued("at-other", { familyId: "fam-2" })]));
+      given(tokenRevoked("grant-1", { familyIds: ["fam-1"], reason: "refresh token reuse" }));
+      expect(model.introspect(hashOf("rt-1"), NOW)).toBeUndefined();
+      expect(model.introspect(hashOf("at-1"), NOW)).toBeUndefined();
+      expect(model.introspect(hashOf("at-other"), NOW)).toBeDefined();
+    });
+
+    it("a token rotated into a revoked family is born inactive", () => {
+      standardSetup();
+      given(tokenRevoked("grant-1", { familyIds: ["fam-1"] }));
+      given(tokenIssued("grant-1", [issued("at-late", { familyId: "fam-1" })]));
+      expect(model.introspect(hashOf("at-late"), NOW)).toBeUndefined();
+    });
+
+    it("is inactive when the grant is revoked", () => {
+      standardSetup();
+      given(grantRevoked("grant-1"));
+      expect(model.introspect(hashOf("at-1"), NOW)).toBeUndefined();
+      expect(model.introspect(hashOf("rt-1"), NOW)).toBeUndefined();
+    });
+
+    it("is inactive when the grant has expired, even if the token has not", () => {
+      given(clientRegistered("client-1"));
+      given(grantCreated("grant-1", { expiresAt: T0 + 20 * MINUTE }));
+      given(tokenIssued("grant-1", [issued("at-1", { expiresAt: T0 + HOUR })]));
+      expect(model.introspect(hashOf("at-1"), T0 + 20 * MINUTE - 1)).toBeDefined();
+      expect(model.introspect(hashOf("at-1"), T0 + 20 * MINUTE)).toBeUndefined();
+    });
+
+    it("subject revoked: grants created before the watermark are inactive, one created after is active", () => {
+      standardSetup();
+      given(grantCreated("grant-other-user", { subject: "user-2" }));
+      given(tokenIssued("grant-other-user", [issued("at-u2")]));
+      given(subjectRevoked("user-1"));
+      expect(model.introspect(hashOf("at-1"), NOW)).toBeUndefined();
+      expect(model.introspect(hashOf("rt-1"), NOW)).toBeUndefined();
+      expect(model.introspect(hashOf("at-u2"), NOW)).toBeDefined();
+
+      given(grantCreated("grant-2"));
+      given(tokenIssued("grant-2", [issued("at-2")]));
+      expect(model.introspect(hashOf("at-2"), NOW)).toMatchObject({ grantId: "grant-2", subject: "user-1" });
+      // A second watermark revokes the new grant too.
+      given(subjectRevoked("user-1", "again", T0 + HOUR));
+      expect(model.introspect(hashOf("at-2"), NOW)).toBeUndefined();
+    });
+
+    it("client suspended → inactive, reinstated → active again, unless revoked meanwhile", () => {
+      standardSetup();
+      given(clientSuspended("client-1"));
+      expect(model.introspect(hashOf("at-1"), NOW)).toBeUndefined();
+      given(tokenRevoked("grant-1", { tokenIds: ["rt-1"] }));
+      given(clientReinstated("client-1"));
+      expect(model.introspect(hashOf("at-1"), NOW)).toBeDefined();
+      expect(model.introspect(hashOf("rt-1"), NOW)).toBeUndefined();
+    });
+
+    it("client deleted → inactive", () => {
+      standardSetup();
+      given(clientDeleted("client-1"));
+      expect(model.introspect(hashOf("at-1"), NOW)).toBeUndefined();
+    });
+
+    it("never stores a plaintext token: only the hashes from the events", () => {
+      standardSetup();
+      const hashes = db.prepare("SELECT hash FROM tokens ORDER BY hash").pluck().all();
+      expect(hashes).toEqual([hashOf("at-1"), hashOf("rt-1")].sort());
+    });
+
+    it("is one primary-key seek per joined table", () => {
+      const plan = db.prepare(`EXPLAIN QUERY PLAN ${INTROSPECT_SQL}`).all("x", NOW, NOW) as { detail: string }[];
+      expect(plan).toHaveLength(5);
+      for (const step of plan) expect(step.detail).toMatch(/^SEARCH \w+ USING PRIMARY KEY \(\w+=\?\)( LEFT-JOIN)?$/);
+    });
+  });
+
+  describe("findToken", () => {
+    it("finds a token whatever its state", () => {
+      standardSetup();
+      given(grantRevoked("grant-1"));
+      expect(model.findToken(hashOf("rt-1"))).toEqual({
+        tokenId: "rt-1",
+        grantId: "grant-1",
+        clientId: "client-1",
+        kind: "refresh_token",
+        familyId: "fam-1",
+      });
+      expect(model.findToken("k1:nope")).toBeUndefined();
+    });
+  });
+
+  describe("clients", () => {
+    it("reads a client with times from the envelopes and the last touching sequence", () => {
+      const registered = given(clientRegistered("client-1", { redirectUris: ["https://a/cb", "https://b/cb?x=1 2"] }));
+      const suspendedAt = envelopes.next([clientSuspended("client-1", "spam")]);
+      db.transaction(() => projection.apply(db, suspendedAt))();
+      expect(model.getClient("client-1")).toEqual({
+        clientId: "client-1",
+        ownerAccount: "acct-owner",
+        name: "App client-1",
+        redirectUris: ["https://a/cb", "https://b/cb?x=1 2"],
+        allowedScopes: ["profile:read", "repo:read", "repo:write"],
+        clientType: "confidential",
+        status: "suspended",
+        statusReason: "spam",
+        createdAt: T0 + 1000 * registered,
+        updatedAt: suspendedAt.at,
+        seq: suspendedAt.seq,
+      });
+      expect(model.getClient("nope")).toBeUndefined();
+    });
+
+    it("lists an owner's clients in registration order, deleted ones on request", () => {
+      given(clientRegistered("c-b", { ownerAccount: "acct-1" }));
+      given(clientRegistered("c-a", { ownerAccount: "acct-1" }));
+      given(clientRegistered("c-x", { ownerAccount: "acct-2" }));
+      given(clientRegistered("c-c", { ownerAccount: "acct-1" }));
+      given(clientDeleted("c-a"));
+      expect(model.listClients("acct-1").map((c) => c.clientId)).toEqual(["c-b", "c-c"]);
+      expect(model.listClients("acct-1", { includeDeleted: true }).map((c) => [c.clientId, c.status])).toEqual([
+        ["c-b", "active"],
+        ["c-a", "deleted"],
+        ["c-c", "active"],
+      ]);
+      expect(model.listClients("acct-3")).toEqual([]);
+    });
+  });
+
+  describe("grants", () => {
+    it("reads an active grant with its client", () => {
+      given(clientRegistered("client-1"));
+      const seq = given(grantCreated("grant-1", { expiresAt: T0 + HOUR, scopes: ["a", "b"], resources: ["r1", "r2"] }));
+      expect(model.getGrant("grant-1", NOW)).toEqual({
+        grantId: "grant-1",
+        subject: "user-1",
+        clientId: "client-1",
+        clientName: "App client-1",
+        clientStatus: "active",
+        scopes: ["a", "b"],
+        resources: ["r1", "r2"],
+        createdAt: T0,
+        expiresAt: T0 + HOUR,
+        status: "active",
+        statusReason: null,
+        revokedAt: null,
+        createdSeq: seq,
+        seq,
+      });
+      expect(model.getGrant("grant-1", T0 + HOUR)).toMatchObject({ status: "expired", statusReason: "expired" });
+      expect(model.getGrant("nope", NOW)).toBeUndefined();
+    });
+
+    it("derives revoked with the grant's reason, or the subject watermark", () => {
+      given(clientRegistered("client-1"));
+      given(grantCreated("g-revoked"));
+      given(grantCreated("g-watermarked"));
+      const revokedSeq = given(grantRevoked("g-revoked", "user clicked revoke"));
+      given(subjectRevoked("user-1", "password reset", T0 + 5 * MINUTE));
+      given(grantCreated("g-after"));
+      expect(model.getGrant("g-revoked", NOW)).toMatchObject({
+        status: "revoked",
+        statusReason: "user clicked revoke",
+        seq: revokedSeq,
+      });
+      expect(model.getGrant("g-watermarked", NOW)).toMatchObject({
+        status: "revoked",
+        statusReason: "subject revoked",
+        revokedAt: T0 + 5 * MINUTE,
+      });
+      expect(model.getGrant("g-after", NOW)).toMatchObject({ status: "active", statusReason: null });
+    });
+
+    it("keeps the grant's own status apart from its client's", () => {
+      given(clientRegistered("client-1"));
+      given(grantCreated("grant-1"));
+      given(clientSuspended("client-1"));
+      expect(model.getGrant("grant-1", NOW)).toMatchObject({ status: "active", clientStatus: "suspended" });
+    });
+
+    it("lists by subject and by client in creation order, inactive ones on request", () => {
+      given(clientRegistered("client-1"));
+      given(clientRegistered("client-2"));
+      given(grantCreated("g3", { clientId: "client-2" }));
+      given(grantCreated("g1", { clientId: "client-1" }));
+      given(grantCreated("g2", { clientId: "client-1", expiresAt: T0 + MINUTE }));
+      given(grantCreated("g4", { clientId: "client-1", subject: "user-2" }));
+      given(grantRevoked("g1"));
+      const ids = (grants: { grantId: string }[]): string[] => grants.map((g) => g.grantId);
+
+      expect(ids(model.listGrants({ subject: "user-1" }, { nowMs: NOW }))).toEqual(["g3"]);
+      expect(
+        model.listGrants({ subject: "user-1" }, { nowMs: NOW, includeInactive: true }).map((g) => [g.grantId, g.status]),
+      ).toEqual([
+        ["g3", "active"],
+        ["g1", "revoked"],
+        ["g2", "expired"],
+      ]);
+      expect(ids(model.listGrants({ clientId: "client-1" }, { nowMs: T0 }))).toEqual(["g2", "g4"]);
+      expect(ids(model.listGrants({ clientId: "client-1" }, { nowMs: NOW, includeInactive: true }))).toEqual([
+        "g1",
+        "g2",
+        "g4",
+      ]);
+
+      given(subjectRevoked("user-1"));
+      expect(ids(model.listGrants({ subject: "user-1" }, { nowMs: NOW }))).toEqual([]);
+      expect(ids(model.listGrants({ subject: "user-2" }, { nowMs: NOW }))).toEqual(["g4"]);
+    });
+  });
+
+  describe("expiry cleanup", () => {
+    const issueMany = (count: number, expiresAt: (i: number) => number, prefix = "t"): void => {
+      if (model.getGrant("grant-1", NOW) === undefined) {
+        given(clientRegistered("client-1"));
+        given(grantCreated("grant-1"));
+      }
+      const tokens = Array.from({ length: count }, (_, i) => issued(`${prefix}-${i}`, { expiresAt: expiresAt(i) }));
+      given(tokenIssued("grant-1", tokens));
+    };
+    const count = (table: string): number => db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+
+    it("deletes tokens expired before now - grace, in bounded batches", () => {
+      // 2 500 expired a minute before NOW, 500 still live.
+      issueMany(3000, (i) => (i < 2500 ? NOW - MINUTE : NOW + HOUR));
+      // Within the grace period nothing goes.
+      expect(deleteExpiredTokens(db, NOW, { graceMs: 2 * MINUTE, batchSize: 1000 })).toBe(0);
+      expect(deleteExpiredTokens(db, NOW, { graceMs: 30_000, batchSize: 1000 })).toBe(2500);
+      expect(count("tokens")).toBe(500);
+      expect(count("token_families")).toBe(500);
+      expect(model.introspect(hashOf("t-2999"), NOW)).toBeDefined();
+      expect(deleteExpiredTokens(db, NOW)).toBe(0);
+    });
+
+    it("never deletes more than batchSize rows per statement", () => {
+      const executed: string[] = [];
+      db = new BetterSqlite3(":memory:", { verbose: (sql) => executed.push(String(sql)) });
+      projection.migrate(db);
+      model = new TokensReadModel(db);
+      issueMany(250, () => NOW - MINUTE);
+      executed.length = 0;
+      expect(deleteExpiredTokens(db, NOW, { batchSize: 100 })).toBe(250);
+      // 100 + 100 + 50: the third statement deleted fewer than a batch, so the tokens are done.
+      expect(executed.filter((sql) => sql.startsWith("DELETE FROM tokens"))).toHaveLength(3);
+      expect(executed.every((sql) => sql.includes("LIMIT"))).toBe(true);
+
+      issueMany(150, () => NOW - MINUTE, "u");
+      expect([1, 2, 3].map(() => deleteExpiredTokensBatch(db, NOW, 100))).toEqual([100, 50, 0]);
+    });
+
+    it("the scheduler drains a backlog batch by batch and keeps running", async () => {
+      issueMany(2_050, () => NOW - MINUTE);
+      const controller = new AbortController();
+      const runs: number[] = [];
+      // Counts event-loop turns while the backlog drains: the scheduler must yield between batches.
+      let turns = 0;
+      let ticking = true;
+      const tick = (): void => {
+        turns++;
+        if (ticking) setImmediate(tick);
+      };
+      setImmediate(tick);
+      let turnsAtFirstRun = -1;
+      const running = startTokenCleanup({
+        db,
+        batchSize: 500,
+        intervalMs: 20,
+        now: () => NOW,
+        signal: controller.signal,
+        onRun: (deleted) => {
+          runs.push(deleted);
+          if (runs.length === 1) turnsAtFirstRun = turns;
+          if (runs.length === 2) controller.abort();
+        },
+      });
+      await running;
+      ticking = false;
+      expect(runs).toEqual([2050, 0]);
+      expect(turnsAtFirstRun).toBeGreaterThanOrEqual(4); // 5 batches, 4 yields between them
+      expect(count("tokens")).toBe(0);
+    });
+  });
+});
