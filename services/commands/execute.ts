@@ -1,0 +1,145 @@
+import { concurrencyConflict, isDomainError } from "../domain/shared/errors.js";
+import type { Decider } from "../domain/shared/decider.js";
+import type { LedgerEvent } from "../domain/events.js";
+import type { AggregateRef, EventLog } from "../eventlog/types.js";
+import { mintEventId } from "../crypto/mint.js";
+import type { AggregateStore, Loaded } from "./aggregate-store.js";
+
+/** Who is asking, and the clock: passed in so command code never reads ambient time. */
+export interface CommandContext {
+  readonly actor: string;
+  readonly requestId: string;
+  readonly now: () => number;
+}
+
+export interface CommandDeps {
+  readonly log: EventLog;
+  readonly aggregates: AggregateStore;
+  /** Re-decisions after an optimistic-concurrency conflict before giving up with ABORTED. */
+  readonly retries: number;
+}
+
+export interface CommandPlan<C, E extends LedgerEvent, S> {
+  readonly aggregate: AggregateRef;
+  readonly decider: Decider<C, E, S>;
+  /** JetStream msgId: the same for every retry of one request, so a retry appends nothing new. */
+  readonly msgId: string;
+  /** True for an aggregate this command creates: no need to read the log first. */
+  readonly isNew?: boolean;
+  /**
+   * Builds the command against the current state (`loaded` says where it stands in the log); may
+   * load other aggregates it needs to read.
+   */
+  build(state: S, now: number, loaded: Loaded<S>): C | Promise<C>;
+}
+
+export interface CommandOutcome<E, S> {
+  /** Stream sequence of the appended message; 0 when the decision appended nothing. */
+  readonly seq: number;
+  readonly events: readonly E[];
+  readonly duplicate: boolean;
+  readonly state: S;
+}
+
+/**
+ * The write path, as named steps: load state → decide → append with optimistic concurrency and
+ * dedupe → on a conflict reload and decide again, a bounded number of times. Rejections throw
+ * before anything is appended.
+ */
+export async function execute<C, E extends LedgerEvent, S>(
+  deps: CommandDeps,
+  ctx: CommandContext,
+  plan: CommandPlan<C, E, S>,
+): Promise<CommandOutcome<E, S>> {
+  const { aggregate, decider } = plan;
+  for (let attempt = 0; attempt <= deps.retries; attempt++) {
+    const loaded = await loadFor(deps, plan, attempt);
+    const now = ctx.now();
+    const command = await plan.build(loaded.state, now, loaded);
+    let events: E[];
+    try {
+      events = decider.decide(command, loaded.state);
+    } catch (error) {
+      // A retry whose first attempt landed (but whose answer was never recorded) is decided against a
+      // state that already holds its own message: answer with that message, as msgId dedupe would.
+      if (isDomainError(error)) {
+        const own = await findOwnAppend<E, S>(deps, ctx, aggregate, command, loaded.state);
+        if (own !== undefined) return own;
+      }
+      throw error;
+    }
+    if (events.length === 0) {
+      return (await findOwnAppend<E, S>(deps, ctx, aggregate, command, loaded.state)) ?? { seq: 0, events, duplicate: false, state: loaded.state };
+    }
+    try {
+      const result = await deps.log.append({
+        aggregate,
+        expectedVersion: loaded.version,
+        msgId: plan.msgId,
+        meta: { eventId: mintEventId(), at: now, actor: ctx.actor, requestId: ctx.requestId },
+        prev: loaded.lastHash,
+        events,
+      });
+      const state = events.reduce((s, e) => decider.evolve(s, e), loaded.state);
+      if (result.duplicate || result.hash === null) deps.aggregates.forget(aggregate);
+      else {
+        const firstVersion = loaded.firstVersion === 0 ? result.seq : loaded.firstVersion;
+        deps.aggregates.remember(aggregate, { state, version: result.seq, lastHash: result.hash, firstVersion });
+      }
+      return { seq: result.seq, events, duplicate: result.duplicate, state };
+    } catch (error) {
+      if (!(isDomainError(error) && error.kind === "conflict")) throw error;
+      deps.aggregates.forget(aggregate);
+    }
+  }
+  throw concurrencyConflict(`too much contention on ${aggregate.kind} ${aggregate.id}; retry the request`);
+}
+
+async function loadFor<C, E extends LedgerEvent, S>(
+  deps: CommandDeps,
+  plan: CommandPlan<C, E, S>,
+  attempt: number,
+): Promise<Loaded<S>> {
+  // First attempt trusts the cache (or, for a new aggregate, the empty state): optimistic
+  // concurrency catches a stale guess, and the retry reads the log.
+  if (attempt === 0) {
+    const cached = deps.aggregates.cached<S>(plan.aggregate);
+    if (cached !== undefined) return cached;
+    if (plan.isNew === true) return { state: plan.decider.initialState, version: 0, lastHash: null, firstVersion: 0 };
+  }
+  return deps.aggregates.load(plan.aggregate, plan.decider);
+}
+
+/** The event each command appends, to recognize a request's own earlier message on its aggregate. */
+const EVENT_OF_COMMAND: Readonly<Record<string, LedgerEvent["type"]>> = {
+  RegisterClient: "client.registered",
+  SuspendClient: "client.suspended",
+  ReinstateClient: "client.reinstated",
+  DeleteClient: "client.deleted",
+  CreateGrant: "grant.created",
+  RevokeGrant: "grant.revoked",
+  IssueTokens: "token.issued",
+  RevokeToken: "token.revoked",
+  RevokeSubject: "subject.revoked",
+};
+
+/**
+ * Only on the rejection path: the aggregate's message appended earlier by this same request (same
+ * actor, request id and command), if any. Its answer is the one a duplicate append would get.
+ */
+async function findOwnAppend<E extends LedgerEvent, S>(
+  deps: CommandDeps,
+  ctx: CommandContext,
+  aggregate: AggregateRef,
+  command: unknown,
+  state: S,
+): Promise<CommandOutcome<E, S> | undefined> {
+  const type = (command as { type?: unknown }).type;
+  const eventType = typeof type === "string" ? EVENT_OF_COMMAND[type] : undefined;
+  if (eventType === undefined) return undefined;
+  const envelopes = await deps.log.readAggregate(aggregate);
+  const own = envelopes.findLast(
+    (e) => e.actor === ctx.actor && e.requestId === ctx.requestId && e.events.some((event) => event.type === eventType),
+  );
+  return own === undefined ? undefined : { seq: own.seq, events: own.events as readonly E[], duplicate: true, state };
+}

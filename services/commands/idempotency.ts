@@ -1,0 +1,75 @@
+import { createHash, createHmac } from "node:crypto";
+import { validationError } from "../domain/shared/errors.js";
+import { seal, unseal } from "../crypto/sealed.js";
+import type { OutcomeStore } from "../eventlog/outcomes.js";
+
+interface Record<P, R> {
+  /** Digest of the request, so a request_id reused for another request is refused, not confused. */
+  fp: string;
+  /** Values minted before the append (ids, secrets, tokens), so a retry re-decides with the same ones. */
+  pending?: P;
+  response?: R;
+}
+
+/** Stable digest of a request's fields (key order independent). */
+export function fingerprint(value: unknown): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v !== null && typeof v === "object"
+        ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as { [key: string]: unknown })[k])]))
+        : v;
+  return createHash("sha256").update(JSON.stringify(canonical(value) ?? null)).digest("base64url");
+}
+
+/**
+ * Same request_id, same outcome. JetStream's msgId dedupe guarantees one append per request; this
+ * store keeps (sealed, outside the log, for the dedupe window) what is needed to answer a retry
+ * exactly as the first attempt was answered, including secrets that only exist in that answer.
+ */
+export class Idempotency {
+  constructor(
+    private readonly store: OutcomeStore,
+    private readonly sealingKey: Buffer,
+    private readonly requestKey: Buffer,
+    private readonly onError: (error: unknown) => void = () => {},
+  ) {}
+
+  /** The msgId and store key of one caller's request: callers cannot collide with each other. */
+  keyFor(actor: string, command: string, requestId: string): string {
+    return createHmac("sha256", this.requestKey).update(`${actor}\u0000${command}\u0000${requestId}`).digest("base64url");
+  }
+
+  /** The recorded answer to this request, if it was answered; refuses a reused request_id. */
+  async recall<P, R>(key: string, fp: string): Promise<{ pending?: P; response?: R } | undefined> {
+    const sealed = await this.store.get(key);
+    if (sealed === undefined) return undefined;
+    const record = JSON.parse(Buffer.from(unseal(this.sealingKey, key, sealed)).toString("utf8")) as Record<P, R>;
+    if (record.fp !== fp) {
+      throw validationError("request_id was already used for a different request", { field: "request_id", oauthCode: "invalid_request" });
+    }
+    return record;
+  }
+
+  /**
+   * Stores `pending` unless another attempt of the same request stored its own first; returns the
+   * one that won, so concurrent retries mint nothing twice.
+   */
+  async reserve<P>(key: string, fp: string, pending: P): Promise<P> {
+    const record: Record<P, never> = { fp, pending };
+    if (await this.store.create(key, this.#seal(key, record))) return pending;
+    const existing = await this.recall<P, unknown>(key, fp);
+    if (existing?.pending === undefined) throw new Error("idempotency record vanished while reserving");
+    return existing.pending;
+  }
+
+  /** Records the answer; not awaited by callers, since the log already holds the effect. */
+  remember<P, R>(key: string, fp: string, response: R, pending?: P): void {
+    const record: Record<P, R> = pending === undefined ? { fp, response } : { fp, pending, response };
+    this.store.put(key, this.#seal(key, record)).catch(this.onError);
+  }
+
+  #seal(key: string, record: unknown): Uint8Array {
+    return seal(this.sealingKey, key, Buffer.from(JSON.stringify(record)));
+  }
+}

@@ -1,0 +1,70 @@
+import { randomUUID } from "node:crypto";
+import type { handleUnaryCall, Metadata, sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import type { z } from "zod";
+import type { CommandContext } from "../commands/index.js";
+import { toServiceError } from "./status.js";
+
+export interface RpcContext extends CommandContext {
+  readonly log: Logger;
+  readonly method: string;
+}
+
+const PRINTABLE = /^[\x21-\x7e]{1,128}$/;
+
+function header(metadata: Metadata, name: string): string | undefined {
+  const value = metadata.get(name)[0];
+  return typeof value === "string" && PRINTABLE.test(value) ? value : undefined;
+}
+
+/**
+ * The caller's identity. Until callers are authenticated (mTLS / API keys) it is what the
+ * `x-actor` header says; events record it as the actor.
+ */
+const actorOf = (metadata: Metadata): string => header(metadata, "x-actor") ?? "anonymous";
+
+/**
+ * Wraps one unary RPC as named steps: validate with zod at the edge → run → respond, with one
+ * structured log line per call (method, gRPC code, duration, request id, actor; never a payload).
+ */
+export function unary<Req, Res, Input>(
+  logger: Logger,
+  method: string,
+  schema: z.ZodType<Input>,
+  run: (input: Input, ctx: RpcContext) => Promise<Res>,
+): handleUnaryCall<Req, Res> {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+    const started = performance.now();
+    const body = call.request as { requestId?: unknown };
+    const requestId =
+      typeof body.requestId === "string" && PRINTABLE.test(body.requestId)
+        ? body.requestId
+        : (header(call.metadata, "x-request-id") ?? randomUUID());
+    const actor = actorOf(call.metadata);
+    const log = logger.child({ method, requestId, actor });
+    const ctx: RpcContext = { actor, requestId, now: Date.now, log, method };
+    const finish = (code: number, error?: unknown): void => {
+      const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+      if (code === 13) log.error({ grpcCode: code, durationMs, err: error }, "rpc failed");
+      else log.info({ grpcCode: code, durationMs }, "rpc");
+    };
+    const parsed = schema.safeParse(call.request);
+    if (!parsed.success) {
+      const failure = toServiceError(parsed.error);
+      finish(failure.code);
+      callback(failure, null);
+      return;
+    }
+    run(parsed.data, ctx).then(
+      (response) => {
+        finish(0);
+        callback(null, response);
+      },
+      (error: unknown) => {
+        const failure = toServiceError(error);
+        finish(failure.code, error);
+        callback(failure, null);
+      },
+    );
+  };
+}

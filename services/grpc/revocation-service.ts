@@ -1,0 +1,26 @@
+import { z } from "zod";
+import type { RevocationServiceServer } from "../gen/grantledger/v1/revocation_service.js";
+import { revokeGrant, revokeSubject, revokeToken } from "../commands/index.js";
+import { ledgerId, reason, requestId, requiredText } from "./fields.js";
+import { unary } from "./handler.js";
+import type { GrpcDeps } from "./services.js";
+
+const tokenSchema = z.object({
+  requestId,
+  token: z.string().min(1, "token is required").max(4096, "token is longer than 4096 characters"),
+  tokenTypeHint: z.string().max(64).optional(),
+  clientId: ledgerId("client_id").optional(),
+});
+
+export function revocationService(deps: GrpcDeps): RevocationServiceServer {
+  const { logger, commands } = deps;
+  return {
+    revokeToken: unary(logger, "RevokeToken", tokenSchema, (input, ctx) => revokeToken(commands, ctx, input)),
+    revokeGrant: unary(logger, "RevokeGrant", z.object({ requestId, grantId: ledgerId("grant_id"), reason }), (input, ctx) =>
+      revokeGrant(commands, ctx, input),
+    ),
+    revokeSubject: unary(logger, "RevokeSubject", z.object({ requestId, subject: requiredText("subject", 256), reason }), (input, ctx) =>
+      revokeSubject(commands, ctx, input),
+    ),
+  };
+}
