@@ -1,9 +1,4 @@
-import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
-import { loadConfig, type ConfigInput } from "../services/config/config.js";
-import { createLogger } from "../services/app/logger.js";
-import { startLedger } from "../services/app/ledger.js";
-import { startNatsServer, type NatsServer } from "./nats-server.js";
+import { serve } from "./cli/serve.js";
 
 const USAGE = `grant-ledger <command>
 
@@ -15,57 +10,24 @@ Commands:
 Configuration comes from environment variables (see README.md); flags override them.
 `;
 
+/** Each command takes its own arguments and resolves to an exit code. */
+const COMMANDS: Readonly<Record<string, (args: string[]) => Promise<number>>> = {
+  serve,
+};
+
 /** Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration. */
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  switch (command) {
-    case "serve":
-      return serve(rest);
-    case undefined:
-    case "help":
-    case "--help":
-    case "-h":
-      process.stdout.write(USAGE);
-      return command === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
-      return 2;
+  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+    process.stdout.write(USAGE);
+    return command === undefined ? 2 : 0;
   }
-}
-
-async function serve(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { "grpc-host": { type: "string" }, "grpc-port": { type: "string" }, "data-dir": { type: "string" } },
-    strict: true,
-  });
-  const overrides: ConfigInput = {};
-  if (values["grpc-host"] !== undefined) overrides.grpcHost = values["grpc-host"];
-  if (values["grpc-port"] !== undefined) overrides.grpcPort = Number(values["grpc-port"]);
-  if (values["data-dir"] !== undefined) overrides.dataDir = values["data-dir"];
-  let config;
-  try {
-    config = loadConfig(process.env, overrides);
-    // Flags win over the environment.
-    config = { ...config, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
-  } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  const run = COMMANDS[command];
+  if (run === undefined) {
+    process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
     return 2;
   }
-  const logger = createLogger(config.logLevel);
-  let nats: NatsServer | undefined;
-  if (config.natsUrl === undefined) {
-    nats = await startNatsServer({ port: config.natsPort, storeDir: resolve(join(config.dataDir, "nats")), startTimeoutMs: 30_000, killOnSignal: false });
-    logger.info({ url: nats.url, storeDir: nats.storeDir }, "local nats-server started");
-  }
-  const ledger = await startLedger(config, config.natsUrl ?? (nats as NatsServer).url, logger);
-  await new Promise<void>((resolveStop) => {
-    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolveStop());
-  });
-  logger.info("stopping");
-  await ledger.stop();
-  await nats?.stop();
-  return 0;
+  return run(rest);
 }
 
 main(process.argv.slice(2)).then(
