@@ -53,23 +53,34 @@ export async function execute<C, E extends LedgerEvent, S>(
 ): Promise<CommandOutcome<E, S>> {
   const { aggregate, decider } = plan;
   for (let attempt = 0; attempt <= deps.retries; attempt++) {
-    const loaded = await loadFor(deps, plan, attempt);
+    let loaded = await loadFor(deps, plan, attempt);
     const now = ctx.now();
-    const command = await plan.build(loaded.state, now, loaded);
+    let command = await plan.build(loaded.state, now, loaded);
     let events: E[];
     try {
-      events = decider.decide(command, loaded.state);
+      try {
+        events = decider.decide(command, loaded.state);
+      } catch (error) {
+        if (!(isDomainError(error) && attempt === 0)) throw error;
+        // Optimistic concurrency only checks accepted decisions. A rejection decided on the cached
+        // state may be stale (another process issued the token being revoked): re-check it on the log.
+        const fresh = await deps.aggregates.load(aggregate, decider);
+        if (fresh.version === loaded.version) throw error;
+        loaded = fresh;
+        command = await plan.build(loaded.state, now, loaded);
+        events = decider.decide(command, loaded.state);
+      }
     } catch (error) {
       // A retry whose first attempt landed (but whose answer was never recorded) is decided against a
       // state that already holds its own message: answer with that message, as msgId dedupe would.
       if (isDomainError(error)) {
-        const own = await findOwnAppend<E, S>(deps, ctx, aggregate, command, loaded.state);
+        const own = await findOwnAppend<E, S>(deps, aggregate, plan.msgId, loaded.state);
         if (own !== undefined) return own;
       }
       throw error;
     }
     if (events.length === 0) {
-      return (await findOwnAppend<E, S>(deps, ctx, aggregate, command, loaded.state)) ?? { seq: 0, events, duplicate: false, state: loaded.state };
+      return (await findOwnAppend<E, S>(deps, aggregate, plan.msgId, loaded.state)) ?? { seq: 0, events, duplicate: false, state: loaded.state };
     }
     try {
       const result = await deps.log.append({
@@ -110,36 +121,18 @@ async function loadFor<C, E extends LedgerEvent, S>(
   return deps.aggregates.load(plan.aggregate, plan.decider);
 }
 
-/** The event each command appends, to recognize a request's own earlier message on its aggregate. */
-const EVENT_OF_COMMAND: Readonly<Record<string, LedgerEvent["type"]>> = {
-  RegisterClient: "client.registered",
-  SuspendClient: "client.suspended",
-  ReinstateClient: "client.reinstated",
-  DeleteClient: "client.deleted",
-  CreateGrant: "grant.created",
-  RevokeGrant: "grant.revoked",
-  IssueTokens: "token.issued",
-  RevokeToken: "token.revoked",
-  RevokeSubject: "subject.revoked",
-};
-
 /**
- * Only on the rejection path: the aggregate's message appended earlier by this same request (same
- * actor, request id and command), if any. Its answer is the one a duplicate append would get.
+ * Only on the rejection path: the aggregate's message appended earlier by this same request (its
+ * msgId is derived from actor, command and request id), if any. Its answer is the one a duplicate
+ * append would get.
  */
 async function findOwnAppend<E extends LedgerEvent, S>(
   deps: CommandDeps,
-  ctx: CommandContext,
   aggregate: AggregateRef,
-  command: unknown,
+  msgId: string,
   state: S,
 ): Promise<CommandOutcome<E, S> | undefined> {
-  const type = (command as { type?: unknown }).type;
-  const eventType = typeof type === "string" ? EVENT_OF_COMMAND[type] : undefined;
-  if (eventType === undefined) return undefined;
   const envelopes = await deps.log.readAggregate(aggregate);
-  const own = envelopes.findLast(
-    (e) => e.actor === ctx.actor && e.requestId === ctx.requestId && e.events.some((event) => event.type === eventType),
-  );
+  const own = envelopes.findLast((e) => e.msgId === msgId);
   return own === undefined ? undefined : { seq: own.seq, events: own.events as readonly E[], duplicate: true, state };
 }

@@ -11,6 +11,14 @@ interface Record<P, R> {
   response?: R;
 }
 
+/** Thrown by {@link Idempotency.reserve} when a concurrent attempt of the same request has already answered it. */
+export class AlreadyAnswered extends Error {
+  constructor(readonly response: unknown) {
+    super("request already answered by a concurrent attempt");
+    this.name = "AlreadyAnswered";
+  }
+}
+
 /** Stable digest of a request's fields (key order independent). */
 export function fingerprint(value: unknown): string {
   const canonical = (v: unknown): unknown =>
@@ -59,8 +67,11 @@ export class Idempotency {
     const record: Record<P, never> = { fp, pending };
     if (await this.store.create(key, this.#seal(key, record))) return pending;
     const existing = await this.recall<P, unknown>(key, fp);
-    if (existing?.pending === undefined) throw new Error("idempotency record vanished while reserving");
-    return existing.pending;
+    if (existing?.pending !== undefined) return existing.pending;
+    // The winning attempt already recorded its answer (which replaces the pending values): that
+    // answer is this request's answer too.
+    if (existing?.response !== undefined) throw new AlreadyAnswered(existing.response);
+    throw new Error("idempotency record vanished while reserving");
   }
 
   /** Records the answer; not awaited by callers, since the log already holds the effect. */

@@ -1,5 +1,5 @@
 import type { CommandContext } from "./execute.js";
-import { fingerprint } from "./idempotency.js";
+import { AlreadyAnswered, fingerprint } from "./idempotency.js";
 import type { LedgerCommandDeps } from "./deps.js";
 
 /** What one attempt of an idempotent command gets to work with. */
@@ -27,7 +27,13 @@ export async function idempotent<R, P = never>(
   const fp = fingerprint(input);
   const recalled = await deps.idempotency.recall<P, R>(key, fp);
   if (recalled?.response !== undefined) return recalled.response;
-  const response = await run({ key, fp, pending: recalled?.pending });
+  let response: R;
+  try {
+    response = await run({ key, fp, pending: recalled?.pending });
+  } catch (error) {
+    if (error instanceof AlreadyAnswered) return error.response as R;
+    throw error;
+  }
   deps.idempotency.remember(key, fp, response);
   return response;
 }

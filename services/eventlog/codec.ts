@@ -100,6 +100,8 @@ export interface StoredMessage {
   readonly body: Uint8Array;
   /** Epoch milliseconds. */
   readonly storedAt: number;
+  /** The `Nats-Msg-Id` it was appended with, when the message has one. */
+  readonly msgId?: string | undefined;
 }
 
 /**
@@ -108,7 +110,7 @@ export interface StoredMessage {
  * {@link EnvelopeDecodeError}.
  */
 export function decodeEnvelope(message: StoredMessage, subjectRoot: string = DEFAULT_SUBJECT_ROOT): RecordedEnvelope {
-  const { seq, subject, body, storedAt } = message;
+  const { seq, subject, body, storedAt, msgId } = message;
   const aggregate = aggregateFromSubject(subject, subjectRoot);
   if (aggregate === undefined) throw new EnvelopeDecodeError(seq, subject, "not an aggregate subject");
   let raw: unknown;
@@ -138,6 +140,7 @@ export function decodeEnvelope(message: StoredMessage, subjectRoot: string = DEF
     prev: b.prev,
     hash: hashBody(body),
     storedAt,
+    msgId,
     events,
   };
 }

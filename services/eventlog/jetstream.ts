@@ -20,7 +20,7 @@ import {
   unavailable,
   validationError,
 } from "../domain/shared/errors.js";
-import { decodeEnvelope, encodeEnvelope, type StoredMessage } from "./codec.js";
+import { decodeEnvelope, encodeEnvelope, HEADER_MSG_ID, type StoredMessage } from "./codec.js";
 import { DEFAULT_SUBJECT_ROOT, streamSubjects, subjectFor } from "./subjects.js";
 import type { AggregateRef, AppendRequest, AppendResult, EventLog, RecordedEnvelope } from "./types.js";
 
@@ -168,6 +168,7 @@ const fromStored = (m: StoredMsg): StoredMessage => ({
   subject: m.subject,
   body: m.data,
   storedAt: isoToMillis(m.timestamp),
+  msgId: m.header.get(HEADER_MSG_ID) || undefined,
 });
 
 const fromJsMsg = (m: JsMsg): StoredMessage => ({
@@ -175,6 +176,7 @@ const fromJsMsg = (m: JsMsg): StoredMessage => ({
   subject: m.subject,
   body: m.data,
   storedAt: Number(m.timestampNanos / 1_000_000n),
+  msgId: m.headers?.get(HEADER_MSG_ID) || undefined,
 });
 
 /** Max body size check before publishing is left to the server (max_payload): that is a validation error. */

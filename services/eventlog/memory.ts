@@ -65,7 +65,7 @@ export function createMemoryEventLog(options: MemoryEventLogOptions = {}): Memor
         );
       }
       const seq = messages.length + 1;
-      messages.push({ seq, subject, body: encoded.body.slice(), storedAt: at });
+      messages.push({ seq, subject, body: encoded.body.slice(), storedAt: at, msgId: request.msgId });
       lastBySubject.set(subject, seq);
       const seqs = seqsBySubject.get(subject);
       if (seqs === undefined) seqsBySubject.set(subject, [seq]);

@@ -51,6 +51,8 @@ export interface RecordedEnvelope extends EnvelopeMeta {
   readonly hash: string;
   /** Time JetStream stored the message, epoch milliseconds. */
   readonly storedAt: number;
+  /** The msgId it was appended with: how a retried request recognizes its own earlier append. */
+  readonly msgId?: string | undefined;
   readonly events: readonly LedgerEvent[];
 }
 

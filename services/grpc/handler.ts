@@ -12,7 +12,7 @@ export interface RpcContext extends CommandContext {
 
 const PRINTABLE = /^[\x21-\x7e]{1,128}$/;
 
-function header(metadata: Metadata, name: string): string | undefined {
+export function header(metadata: Metadata, name: string): string | undefined {
   const value = metadata.get(name)[0];
   return typeof value === "string" && PRINTABLE.test(value) ? value : undefined;
 }
@@ -21,7 +21,7 @@ function header(metadata: Metadata, name: string): string | undefined {
  * The caller's identity. Until callers are authenticated (mTLS / API keys) it is what the
  * `x-actor` header says; events record it as the actor.
  */
-const actorOf = (metadata: Metadata): string => header(metadata, "x-actor") ?? "anonymous";
+export const actorOf = (metadata: Metadata): string => header(metadata, "x-actor") ?? "anonymous";
 
 /**
  * Wraps one unary RPC as named steps: validate with zod at the edge → run → respond, with one
@@ -55,7 +55,9 @@ export function unary<Req, Res, Input>(
       callback(failure, null);
       return;
     }
-    run(parsed.data, ctx).then(
+    // Called inside a promise chain so a handler that throws synchronously still gets its status
+    // and its log line (a bare throw would reach grpc-js as UNKNOWN, unlogged).
+    Promise.resolve(parsed.data).then((input) => run(input, ctx)).then(
       (response) => {
         finish(0);
         callback(null, response);
