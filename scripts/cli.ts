@@ -1,18 +1,64 @@
+import { auditCheckProof } from "./cli/audit-check-proof.js";
+import { auditCheckpoint } from "./cli/audit-checkpoint.js";
+import { auditProve } from "./cli/audit-prove.js";
+import { auditReplay } from "./cli/audit-replay.js";
+import { auditVerify } from "./cli/audit-verify.js";
+import { configCheck } from "./cli/config-check.js";
+import { natsDown, natsUp } from "./cli/nats.js";
+import { projectionsStatus } from "./cli/projections-status.js";
+import { streamInfo, tail } from "./cli/stream.js";
 import { serve } from "./cli/serve.js";
 
 const USAGE = `grant-ledger <command>
 
 Commands:
-  serve [--grpc-host H] [--grpc-port N] [--data-dir D]
-        Serve every role (commands, projections, introspection) in one process. Without NATS_URL,
-        runs a local nats-server with its store in <data-dir>/nats.
+  serve [--roles R,...] [--grpc-host H] [--grpc-port N] [--data-dir D] [--metrics-port N]
+        Serve the given roles (commands, introspection, projector, checkpointer; default all, or
+        GL_ROLES) in one process. Without NATS_URL, runs a local nats-server with its store in
+        <data-dir>/nats.
+  config check [--json]
+        Validate the configuration and print the effective values, secrets masked (exit 0/2).
+  stream info [--stream NAME] [--no-types] [--json]
+        Messages, bytes, first/last, aggregates; messages per aggregate kind and events per type.
+  tail [--type T]... [--aggregate KIND[:ID]] [--from SEQ | --last N] [--stream NAME]
+        Live events as JSON lines (metadata only), filtered; Ctrl-C stops (exit 0).
+  projections status [--json]
+        Each projection's version, file, applied sequence, lag (events, ms) and size (exit 0; 1 when
+        the log cannot be read).
+  nats up | nats down
+        Start / stop the local JetStream server (127.0.0.1:GL_NATS_PORT, store and pid file in
+        <data-dir>/nats) that \`serve\` uses when NATS_URL is unset.
+  audit replay [filters] [--format jsonl|table] [--follow] [--output FILE]
+        Replay events straight from the log (NATS_URL), filtered; see \`audit replay --help\`.
+  audit verify [--stream NAME] [--key VERIFIER_KEY]...
+        Check the whole log: hash chains, checkpoint signatures and Merkle roots (exit 0/1).
+  audit checkpoint [--stream NAME]
+        Sign and append a checkpoint over the log now.
+  audit prove <sequence> [--stream NAME]
+        Print an offline-verifiable proof bundle for one message.
+  audit check-proof FILE --key VERIFIER_KEY
+        Validate a proof bundle with only the checkpoint verifier key (exit 0/1).
 
 Configuration comes from environment variables (see README.md); flags override them.
 `;
 
-/** Each command takes its own arguments and resolves to an exit code. */
+/**
+ * Each command takes its own arguments and resolves to an exit code. A key of two words ("audit
+ * replay") is a subcommand: it wins over a one-word key.
+ */
 const COMMANDS: Readonly<Record<string, (args: string[]) => Promise<number>>> = {
   serve,
+  "config check": configCheck,
+  "stream info": streamInfo,
+  tail,
+  "projections status": projectionsStatus,
+  "nats up": natsUp,
+  "nats down": natsDown,
+  "audit replay": auditReplay,
+  "audit verify": auditVerify,
+  "audit checkpoint": auditCheckpoint,
+  "audit prove": auditProve,
+  "audit check-proof": auditCheckProof,
 };
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration. */
@@ -22,9 +68,12 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;
   }
+  const [sub, ...subRest] = rest;
+  const subcommand = sub === undefined ? undefined : COMMANDS[`${command} ${sub}`];
+  if (subcommand !== undefined) return subcommand(subRest);
   const run = COMMANDS[command];
   if (run === undefined) {
-    process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
+    process.stderr.write(`unknown command "${[command, sub].filter((w) => w !== undefined).join(" ")}"\n\n${USAGE}`);
     return 2;
   }
   return run(rest);

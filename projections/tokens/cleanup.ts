@@ -12,6 +12,7 @@ export interface DeleteExpiredTokensOptions {
 interface CleanupStatements {
   readonly tokens: Statement<[number, number]>;
   readonly families: Statement<[number, number]>;
+  readonly codes: Statement<[number, number]>;
 }
 
 const prepared = new WeakMap<Database, CleanupStatements>();
@@ -27,6 +28,7 @@ function statementsFor(db: Database): CleanupStatements {
       // A family's expires_at is its latest token's expiry: past it, none of its tokens is left.
       families: db.prepare(`DELETE FROM token_families WHERE family_id IN
         (SELECT family_id FROM token_families WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`),
+      codes: db.prepare("DELETE FROM codes WHERE hash IN (SELECT hash FROM codes WHERE expires_at < ? ORDER BY expires_at LIMIT ?)"),
     };
     prepared.set(db, statements);
   }
@@ -40,14 +42,17 @@ function statementsFor(db: Database): CleanupStatements {
 export function deleteExpiredTokensBatch(db: Database, cutoff: number, batchSize: number): number {
   const statements = statementsFor(db);
   const tokens = statements.tokens.run(cutoff, batchSize).changes;
-  if (tokens < batchSize) statements.families.run(cutoff, batchSize);
+  if (tokens < batchSize) {
+    statements.families.run(cutoff, batchSize);
+    statements.codes.run(cutoff, batchSize);
+  }
   return tokens;
 }
 
 /**
  * Deletes every token with `expires_at < nowMs - graceMs` in batches of `batchSize`, each its own
  * short transaction (the projection runner's writes interleave between them), and drops the token
- * families that expired with them. Returns the number of tokens deleted. Synchronous: for a large
+ * families that expired with them and expired authorization codes. Returns the number of tokens deleted. Synchronous: for a large
  * backlog in a serving process prefer {@link startTokenCleanup}, which yields between batches.
  */
 export function deleteExpiredTokens(db: Database, nowMs: number, options: DeleteExpiredTokensOptions = {}): number {
@@ -61,6 +66,7 @@ export function deleteExpiredTokens(db: Database, nowMs: number, options: Delete
     if (deleted < batchSize) break;
   }
   while (statements.families.run(cutoff, batchSize).changes >= batchSize);
+  while (statements.codes.run(cutoff, batchSize).changes >= batchSize);
   return total;
 }
 

@@ -1,5 +1,6 @@
 import type { Database, Statement } from "better-sqlite3";
 import type { EventOf, LedgerEvent, LedgerEventType } from "../../services/domain/events.js";
+import type { IssuedToken } from "../../services/domain/grant/events.js";
 import type { RecordedEnvelope } from "../../services/eventlog/types.js";
 import type { Projection } from "../runner/projection.js";
 import { joinList, LIST_SEPARATOR, migrateTokens, SCOPE_SEPARATOR } from "./schema.js";
@@ -11,10 +12,16 @@ export interface TokensStatements {
   readonly insertGrant: Statement<[string, string, string, string, string, number, number | null, number, number]>;
   readonly revokeGrant: Statement<[number, number, string, number, string]>;
   readonly insertToken: Statement<[string, string, string, string, string, string, number, number, number]>;
-  readonly upsertFamily: Statement<[string, string, number, number]>;
+  readonly upsertFamily: Statement<[string, string, number, number, number]>;
   readonly revokeToken: Statement<[number, string, number, string, string]>;
-  readonly revokeFamily: Statement<[string, string, number, number, string, number]>;
+  readonly revokeFamily: Statement<[string, string, number, number, number, string, number]>;
   readonly revokeSubject: Statement<[string, number, number, string, number]>;
+  readonly updateClient: Statement<[string, string, string, number, number, string]>;
+  readonly touchClient: Statement<[number, number, string]>;
+  readonly revokeClientTokens: Statement<[number, number, number, number, string]>;
+  readonly insertClientGrant: Statement<[string, string, string, string, number, number, number]>;
+  readonly updateGrantScopes: Statement<[string, number, string]>;
+  readonly insertCode: Statement<[string, string, string, number, number]>;
 }
 
 export function prepareTokensStatements(db: Database): TokensStatements {
@@ -31,8 +38,8 @@ export function prepareTokensStatements(db: Database): TokensStatements {
       "UPDATE clients SET status = ?, status_reason = ?, updated_at = ?, seq = ? WHERE client_id = ?",
     ),
     insertGrant: db.prepare(`
-      INSERT INTO grants (grant_id, subject, client_id, scopes, resources, created_at, expires_at, created_seq, seq)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      INSERT INTO grants (grant_id, kind, subject, client_id, scopes, resources, created_at, expires_at, created_seq, seq)
+      VALUES (?, 'user', ?, ?, ?, ?, ?, ?, ?, ?)`),
     // The first revocation is the one reported; later ones only bump seq.
     revokeGrant: db.prepare(`
       UPDATE grants SET revoked_seq = coalesce(revoked_seq, ?), revoked_at = coalesce(revoked_at, ?),
@@ -42,7 +49,7 @@ export function prepareTokensStatements(db: Database): TokensStatements {
       INSERT INTO tokens (hash, token_id, kind, grant_id, family_id, scopes, issued_at, expires_at, seq)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     upsertFamily: db.prepare(`
-      INSERT INTO token_families (family_id, grant_id, expires_at, seq) VALUES (?, ?, ?, ?)
+      INSERT INTO token_families (family_id, grant_id, expires_at, created_seq, seq) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (family_id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at), seq = excluded.seq`),
     revokeToken: db.prepare(`
       UPDATE tokens SET revoked_seq = coalesce(revoked_seq, ?), revoked_reason = coalesce(revoked_reason, ?), seq = ?
@@ -50,14 +57,26 @@ export function prepareTokensStatements(db: Database): TokensStatements {
     // A family not (or no longer) in the file is recorded revoked all the same, so a token rotated
     // into it later is born inactive; it expires from the file like any family.
     revokeFamily: db.prepare(`
-      INSERT INTO token_families (family_id, grant_id, expires_at, revoked_seq, revoked_reason, seq)
-      VALUES (?, ?, ?, ?, ?, ?)
+      INSERT INTO token_families (family_id, grant_id, expires_at, created_seq, revoked_seq, revoked_reason, seq)
+      VALUES (?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (family_id) DO UPDATE SET revoked_seq = coalesce(revoked_seq, excluded.revoked_seq),
         revoked_reason = coalesce(revoked_reason, excluded.revoked_reason), seq = excluded.seq`),
     revokeSubject: db.prepare(`
       INSERT INTO subjects (subject, revoked_seq, revoked_at, reason, seq) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (subject) DO UPDATE SET revoked_seq = excluded.revoked_seq, revoked_at = excluded.revoked_at,
         reason = excluded.reason, seq = excluded.seq`),
+    updateClient: db.prepare(
+      "UPDATE clients SET name = ?, redirect_uris = ?, allowed_scopes = ?, updated_at = ?, seq = ? WHERE client_id = ?",
+    ),
+    touchClient: db.prepare("UPDATE clients SET updated_at = ?, seq = ? WHERE client_id = ?"),
+    revokeClientTokens: db.prepare(
+      "UPDATE clients SET tokens_revoked_seq = ?, tokens_revoked_at = ?, updated_at = ?, seq = ? WHERE client_id = ?",
+    ),
+    insertClientGrant: db.prepare(`
+      INSERT INTO grants (grant_id, kind, subject, client_id, scopes, resources, created_at, expires_at, created_seq, seq)
+      VALUES (?, 'client', ?, ?, ?, '', ?, NULL, ?, ?)`),
+    updateGrantScopes: db.prepare("UPDATE grants SET scopes = ?, seq = ? WHERE grant_id = ?"),
+    insertCode: db.prepare("INSERT INTO codes (hash, code_id, grant_id, expires_at, seq) VALUES (?, ?, ?, ?, ?)"),
   };
 }
 
@@ -82,6 +101,32 @@ const setClientStatus = (
   ctx.statements.setClientStatus.run(status, data.reason, envelope.at, envelope.seq, data.clientId);
 };
 
+/** Why a refresh token stops being active when a rotation consumes it. */
+const ROTATED = "rotated";
+
+function insertTokens(ctx: TokensApplyContext, grantId: string, tokens: readonly IssuedToken[], envelope: RecordedEnvelope): void {
+  const { statements, dropExpiredBefore } = ctx;
+  for (const token of tokens) {
+    if (token.expiresAt < dropExpiredBefore) continue;
+    statements.insertToken.run(
+      token.hash,
+      token.tokenId,
+      token.kind,
+      grantId,
+      token.familyId,
+      joinList(token.scopes, SCOPE_SEPARATOR),
+      token.issuedAt,
+      token.expiresAt,
+      envelope.seq,
+    );
+    statements.upsertFamily.run(token.familyId, grantId, token.expiresAt, envelope.seq, envelope.seq);
+  }
+}
+
+function revokeFamily(statements: TokensStatements, grantId: string, familyId: string, reason: string, envelope: RecordedEnvelope): void {
+  statements.revokeFamily.run(familyId, grantId, envelope.at, envelope.seq, envelope.seq, reason, envelope.seq);
+}
+
 export const tokensHandlers = {
   "client.registered": ({ statements }, { data }, envelope) => {
     statements.upsertClient.run(
@@ -100,6 +145,24 @@ export const tokensHandlers = {
   "client.suspended": (ctx, { data }, envelope) => setClientStatus(ctx, "suspended", data, envelope),
   "client.reinstated": (ctx, { data }, envelope) => setClientStatus(ctx, "active", data, envelope),
   "client.deleted": (ctx, { data }, envelope) => setClientStatus(ctx, "deleted", data, envelope),
+  "client.updated": ({ statements }, { data }, envelope) => {
+    statements.updateClient.run(
+      data.name,
+      joinList(data.redirectUris, LIST_SEPARATOR),
+      joinList(data.allowedScopes, SCOPE_SEPARATOR),
+      envelope.at,
+      envelope.seq,
+      data.clientId,
+    );
+  },
+  // The read model never holds a secret (not even its hash): only the touch is recorded.
+  "client.secret_rotated": ({ statements }, { data }, envelope) => {
+    statements.touchClient.run(envelope.at, envelope.seq, data.clientId);
+  },
+  // The watermark is the envelope's sequence: families started at or before it are inactive.
+  "client.tokens_revoked": ({ statements }, { data }, envelope) => {
+    statements.revokeClientTokens.run(envelope.seq, data.revokedAt, envelope.at, envelope.seq, data.clientId);
+  },
 
   "grant.created": ({ statements }, { data }, envelope) => {
     statements.insertGrant.run(
@@ -117,36 +180,49 @@ export const tokensHandlers = {
   "grant.revoked": ({ statements }, { data }, envelope) => {
     statements.revokeGrant.run(envelope.seq, envelope.at, data.reason, envelope.seq, data.grantId);
   },
-  "token.issued": ({ statements, dropExpiredBefore }, { data }, envelope) => {
-    for (const token of data.tokens) {
-      if (token.expiresAt < dropExpiredBefore) continue;
-      statements.insertToken.run(
-        token.hash,
-        token.tokenId,
-        token.kind,
-        data.grantId,
-        token.familyId,
-        joinList(token.scopes, SCOPE_SEPARATOR),
-        token.issuedAt,
-        token.expiresAt,
-        envelope.seq,
-      );
-      statements.upsertFamily.run(token.familyId, data.grantId, token.expiresAt, envelope.seq);
-    }
-  },
+  "token.issued": (ctx, { data }, envelope) => insertTokens(ctx, data.grantId, data.tokens, envelope),
   "token.revoked": ({ statements }, { data }, envelope) => {
     for (const tokenId of data.tokenIds) {
       statements.revokeToken.run(envelope.seq, data.reason, envelope.seq, tokenId, data.grantId);
     }
-    for (const familyId of data.familyIds) {
-      statements.revokeFamily.run(familyId, data.grantId, envelope.at, envelope.seq, data.reason, envelope.seq);
-    }
+    for (const familyId of data.familyIds) revokeFamily(statements, data.grantId, familyId, data.reason, envelope);
+  },
+  "grant.created_for_client": ({ statements }, { data }, envelope) => {
+    statements.insertClientGrant.run(
+      data.grantId,
+      data.clientId,
+      data.clientId,
+      joinList(data.scopes, SCOPE_SEPARATOR),
+      data.createdAt,
+      envelope.seq,
+      envelope.seq,
+    );
+  },
+  // Tokens are not touched: introspection intersects their scopes with the grant's current ones.
+  "grant.scopes_updated": ({ statements }, { data }, envelope) => {
+    statements.updateGrantScopes.run(joinList(data.scopes, SCOPE_SEPARATOR), envelope.seq, data.grantId);
+  },
+  "code.issued": ({ statements, dropExpiredBefore }, { data }, envelope) => {
+    if (data.expiresAt < dropExpiredBefore) return;
+    statements.insertCode.run(data.hash, data.codeId, data.grantId, data.expiresAt, envelope.seq);
+  },
+  // The code row stays until it expires, so a second redemption still finds its grant.
+  "code.redeemed": (ctx, { data }, envelope) => insertTokens(ctx, data.grantId, data.tokens, envelope),
+  "refresh.rotated": (ctx, { data }, envelope) => {
+    ctx.statements.revokeToken.run(envelope.seq, ROTATED, envelope.seq, data.consumedTokenId, data.grantId);
+    insertTokens(ctx, data.grantId, data.tokens, envelope);
+  },
+  "refresh.reuse_detected": ({ statements }, { data }, envelope) => {
+    revokeFamily(statements, data.grantId, data.familyId, data.reason, envelope);
   },
 
   // The watermark is the envelope's sequence: grants created at or before it are revoked.
   "subject.revoked": ({ statements }, { data }, envelope) => {
     statements.revokeSubject.run(data.subject, envelope.seq, data.revokedAt, data.reason, envelope.seq);
   },
+
+  // Checkpoints are about the log itself; nothing to read for introspection.
+  "checkpoint.signed": () => undefined,
 } satisfies TokensHandlers;
 
 /** Applies one event; the handler map above guarantees one handler per type. */
@@ -165,7 +241,8 @@ export interface TokensProjectionOptions {
 }
 
 export const TOKENS_PROJECTION_NAME = "tokens";
-export const TOKENS_PROJECTION_VERSION = 1;
+/** 2: client token watermark, grant kind and scope changes, family start, authorization codes. */
+export const TOKENS_PROJECTION_VERSION = 2;
 
 /** The tokens projection, for the runner. Statements are prepared once per connection. */
 export function createTokensProjection(options: TokensProjectionOptions = {}): Projection {
@@ -190,5 +267,5 @@ export function createTokensProjection(options: TokensProjectionOptions = {}): P
   };
 }
 
-/** The tokens projection with default options: name "tokens", version 1. */
+/** The tokens projection with default options: name "tokens", version {@link TOKENS_PROJECTION_VERSION}. */
 export const TOKENS_PROJECTION: Projection = createTokensProjection();

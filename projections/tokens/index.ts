@@ -10,6 +10,7 @@ export {
 export { TokensReadModel } from "./queries.js";
 export { deleteExpiredTokens, deleteExpiredTokensBatch, startTokenCleanup } from "./cleanup.js";
 export { migrateTokens, TOKENS_SCHEMA } from "./schema.js";
+export { countTokensByState } from "./stats.js";
 
 export type {
   TokensApplyContext,
@@ -20,6 +21,7 @@ export type {
 export type {
   ClientStatus,
   ClientView,
+  CodeRef,
   GrantFilter,
   GrantStatus,
   GrantView,
@@ -30,3 +32,4 @@ export type {
   TokenRef,
 } from "./queries.js";
 export type { DeleteExpiredTokensOptions, TokenCleanupOptions } from "./cleanup.js";
+export type { TokenCounts } from "./stats.js";

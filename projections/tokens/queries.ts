@@ -1,4 +1,5 @@
 import type { Database, Statement } from "better-sqlite3";
+import { intersectScopes } from "../../services/domain/shared/scopes.js";
 import { type Checkpoint, readCheckpoint } from "../runner/sqlite.js";
 import { TOKENS_PROJECTION_NAME } from "./handlers.js";
 import { LIST_SEPARATOR, SCOPE_SEPARATOR, splitList } from "./schema.js";
@@ -21,6 +22,13 @@ export interface IntrospectedToken {
   readonly expiresAt: number;
   readonly grantId: string;
   readonly resources: string[];
+}
+
+/** An authorization code whatever its state, for redemption to find its grant. */
+export interface CodeRef {
+  readonly codeId: string;
+  readonly grantId: string;
+  readonly clientId: string;
 }
 
 /** A token whatever its state, for revocation. */
@@ -91,21 +99,25 @@ const SUBJECT_REVOKED = "subject revoked";
 const EXPIRED = "expired";
 
 // The hot path: one point lookup by primary key, joined with the four rows that can make a token
-// inactive. Any reason filters the row out, so "no row" is the only inactive answer.
+// inactive. Any reason filters the row out, so "no row" is the only inactive answer, except one
+// the caller computes from the row: an empty effective scope (token ∩ grant ∩ client allowed).
+// The subject watermark covers user grants only; a client's own grant (client credentials) answers
+// to the client's token watermark, which covers every family started at or before it.
 export const INTROSPECT_SQL = `
-SELECT t.token_id, t.kind, t.scopes, g.client_id, g.subject, t.issued_at, t.expires_at, t.grant_id, g.resources
+SELECT t.token_id, t.kind, t.scopes, g.client_id, g.subject, t.issued_at, t.expires_at, t.grant_id, g.resources,
+       g.scopes, c.allowed_scopes
 FROM tokens t
 JOIN grants g ON g.grant_id = t.grant_id
 JOIN clients c ON c.client_id = g.client_id
 LEFT JOIN token_families f ON f.family_id = t.family_id
-LEFT JOIN subjects s ON s.subject = g.subject
+LEFT JOIN subjects s ON s.subject = g.subject AND g.kind = 'user'
 WHERE t.hash = ? AND t.expires_at > ? AND t.revoked_seq IS NULL
   AND f.revoked_seq IS NULL
   AND g.revoked_seq IS NULL AND (g.expires_at IS NULL OR g.expires_at > ?)
   AND (s.revoked_seq IS NULL OR g.created_seq > s.revoked_seq)
-  AND c.status = 'active'`;
+  AND c.status = 'active' AND (c.tokens_revoked_seq IS NULL OR f.created_seq > c.tokens_revoked_seq)`;
 
-type IntrospectRow = [string, TokenKind, string, string, string, number, number, string, string];
+type IntrospectRow = [string, TokenKind, string, string, string, number, number, string, string, string, string];
 
 const CLIENT_COLUMNS = `client_id AS clientId, owner_account AS ownerAccount, name, redirect_uris AS redirectUris,
   allowed_scopes AS allowedScopes, client_type AS clientType, status, status_reason AS statusReason,
@@ -152,6 +164,7 @@ export class TokensReadModel {
   readonly #db: Database;
   readonly #introspect: Statement<[string, number, number], IntrospectRow>;
   readonly #findToken: Statement<[string], TokenRef>;
+  readonly #findCode: Statement<[string], CodeRef>;
   readonly #getClient: Statement<[string], ClientRow>;
   readonly #listClients: Statement<[string], ClientRow>;
   readonly #listAllClients: Statement<[string], ClientRow>;
@@ -167,6 +180,9 @@ export class TokensReadModel {
     this.#findToken = db.prepare(`
       SELECT t.token_id AS tokenId, t.grant_id AS grantId, g.client_id AS clientId, t.kind, t.family_id AS familyId
       FROM tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE t.hash = ?`);
+    this.#findCode = db.prepare(`
+      SELECT k.code_id AS codeId, k.grant_id AS grantId, g.client_id AS clientId
+      FROM codes k JOIN grants g ON g.grant_id = k.grant_id WHERE k.hash = ?`);
     this.#getClient = db.prepare(`SELECT ${CLIENT_COLUMNS} FROM clients WHERE client_id = ?`);
     this.#listClients = db.prepare(
       `SELECT ${CLIENT_COLUMNS} FROM clients WHERE owner_account = ? AND status <> 'deleted' ORDER BY created_seq`,
@@ -188,17 +204,24 @@ export class TokensReadModel {
   /**
    * The token with this keyed hash if it is active at `nowMs`; undefined when it is inactive for
    * any reason (unknown, expired, revoked, family revoked, grant revoked or expired, subject
-   * revoked after the grant, client suspended or deleted). One indexed point lookup.
+   * revoked after the grant, client suspended or deleted, client's tokens revoked after its family
+   * started, no scope left). One indexed point lookup. `scopes` are the effective ones: the token's
+   * own ∩ its grant's current ∩ its client's allowed (scope changes narrow tokens at read time).
    */
   introspect(hash: string, nowMs: number): IntrospectedToken | undefined {
     const row = this.#introspect.get(hash, nowMs, nowMs);
     if (row === undefined) return undefined;
-    const scope = row[2];
+    const scopes = intersectScopes(
+      splitList(row[2], SCOPE_SEPARATOR),
+      splitList(row[9], SCOPE_SEPARATOR),
+      splitList(row[10], SCOPE_SEPARATOR),
+    );
+    if (scopes.length === 0) return undefined;
     return {
       tokenId: row[0],
       kind: row[1],
-      scopes: splitList(scope, SCOPE_SEPARATOR),
-      scope,
+      scopes,
+      scope: scopes.join(SCOPE_SEPARATOR),
       clientId: row[3],
       subject: row[4],
       issuedAt: row[5],
@@ -211,6 +234,11 @@ export class TokensReadModel {
   /** The token with this keyed hash whatever its state (revocation needs its grant and family). */
   findToken(hash: string): TokenRef | undefined {
     return this.#findToken.get(hash);
+  }
+
+  /** The authorization code with this keyed hash, redeemed or not, until it expires from the file. */
+  findCode(hash: string): CodeRef | undefined {
+    return this.#findCode.get(hash);
   }
 
   getClient(clientId: string): ClientView | undefined {

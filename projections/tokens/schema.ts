@@ -23,6 +23,9 @@ CREATE TABLE IF NOT EXISTS clients (
   client_type    TEXT NOT NULL,
   status         TEXT NOT NULL,         -- active | suspended | deleted
   status_reason  TEXT,
+  -- RevokeClientTokens watermark: every token family started at a sequence <= it is inactive.
+  tokens_revoked_seq INTEGER,
+  tokens_revoked_at  INTEGER,
   created_at     INTEGER NOT NULL,      -- envelope at, epoch ms
   updated_at     INTEGER NOT NULL,
   created_seq    INTEGER NOT NULL,
@@ -39,8 +42,10 @@ CREATE TABLE IF NOT EXISTS subjects (
   seq         INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 
+-- kind 'client': the client's own grant (client credentials), subject = client_id, no subject watermark.
 CREATE TABLE IF NOT EXISTS grants (
   grant_id       TEXT PRIMARY KEY,
+  kind           TEXT NOT NULL,         -- user | client
   subject        TEXT NOT NULL,
   client_id      TEXT NOT NULL,
   scopes         TEXT NOT NULL,
@@ -62,11 +67,23 @@ CREATE TABLE IF NOT EXISTS token_families (
   family_id      TEXT PRIMARY KEY,
   grant_id       TEXT NOT NULL,
   expires_at     INTEGER NOT NULL,
+  created_seq    INTEGER NOT NULL,      -- the family's first token: the client watermark compares it
   revoked_seq    INTEGER,
   revoked_reason TEXT,
   seq            INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS token_families_by_exp ON token_families (expires_at);
+
+-- Authorization codes by keyed hash, only so redemption can find a code's grant (the grant
+-- aggregate decides); kept until expiry, redeemed or not, so a second redemption is recognized.
+CREATE TABLE IF NOT EXISTS codes (
+  hash       TEXT PRIMARY KEY,
+  code_id    TEXT NOT NULL,
+  grant_id   TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  seq        INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS codes_by_exp ON codes (expires_at);
 
 -- Keyed by the token's keyed hash (<kid>:<base64url>); the token itself is never stored.
 CREATE TABLE IF NOT EXISTS tokens (

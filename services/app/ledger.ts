@@ -1,104 +1,302 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { AggregateStore, Idempotency, type LedgerCommandDeps } from "../commands/index.js";
-import type { Config } from "../config/config.js";
-import { loadKeyring } from "../config/keys.js";
+import { AggregateStore, ClientAuthenticator, Idempotency, type OAuthCommandDeps } from "../commands/index.js";
+import { ROLES, type Config, type Role } from "../config/config.js";
+import { checkpointOrigin, loadCheckpointSigner, loadKeyring } from "../config/keys.js";
 import { loadScopeCatalog } from "../config/scope-catalog.js";
 import { unavailable } from "../domain/shared/errors.js";
 import { connectEventLog, createKvOutcomeStore, type JetStreamEventLog } from "../eventlog/index.js";
-import { startGrpcServer, type GrpcServer } from "../grpc/index.js";
+import { observeRpcs, startGrpcServer, type GrpcServer, type SERVICE_NAMES } from "../grpc/index.js";
+import { LedgerMetrics, startMetricsServer, type MetricsServer } from "../metrics/index.js";
 import { startProjection, type ProjectionRunner } from "../../projections/runner/index.js";
 import { startTokenCleanup, TOKENS_PROJECTION, TokensReadModel } from "../../projections/tokens/index.js";
+import { AUDIT_PROJECTION, AuditReadModel } from "../../projections/audit/index.js";
+import { Checkpointer } from "../transparency/index.js";
+import { StalenessGuard } from "./staleness.js";
+import { collectLedgerMetrics } from "./metrics.js";
+import { openReaderSource, runnerSource, type ReadModelSource } from "./read-source.js";
 
-/** One process running every role: commands, the tokens projection, introspection. */
-export interface Ledger {
-  readonly grpcPort: number;
+const INTROSPECTION_SERVICE = "grantledger.v1.IntrospectionService";
+
+/** The gRPC services each serving role brings (the AuditService comes with the projector). */
+const SERVICES_BY_ROLE: Readonly<Record<Role, readonly (typeof SERVICE_NAMES)[number][]>> = {
+  commands: ["grantledger.v1.ClientService", "grantledger.v1.GrantService", "grantledger.v1.TokenService", "grantledger.v1.RevocationService"],
+  introspection: ["grantledger.v1.IntrospectionService"],
+  projector: ["grantledger.v1.AuditService"],
+  checkpointer: [],
+};
+
+/** A process running some of the roles (config.roles): see {@link startLedgerNode}. */
+export interface LedgerNode {
+  readonly roles: readonly Role[];
+  /** The gRPC port; undefined for a process without a serving role or projector (checkpointer only). */
+  readonly grpcPort: number | undefined;
   readonly log: JetStreamEventLog;
-  readonly projection: ProjectionRunner;
-  readonly grpc: GrpcServer;
+  /** The tokens projection, when this process runs the projector role. */
+  readonly projection: ProjectionRunner | undefined;
+  /** The audit trail projection (SearchEvents), with the projector role. */
+  readonly auditProjection: ProjectionRunner | undefined;
+  /** The tokens read model the serving roles answer from: the runner's, or a reader of its file. */
+  readonly tokens: ReadModelSource | undefined;
+  readonly grpc: GrpcServer | undefined;
+  /** The checkpointer role: Merkle tree over the log, signed checkpoints, proofs. */
+  readonly checkpointer: Checkpointer | undefined;
+  /** The staleness bound of the introspection role (absent when off or without that role). */
+  readonly staleness: StalenessGuard | undefined;
+  /** The Prometheus series of this process. */
+  readonly metrics: LedgerMetrics;
+  /** Port of the metrics endpoint; undefined when off (metricsPort 0) or it could not bind. */
+  readonly metricsPort: number | undefined;
   /** Graceful stop: no new calls, in-flight ones finish, the projection commits what it has. */
   stop(): Promise<void>;
 }
 
+/** One process running every role: commands, projections, introspection, checkpointer. */
+export interface Ledger extends LedgerNode {
+  readonly grpcPort: number;
+  readonly grpc: GrpcServer;
+  readonly projection: ProjectionRunner;
+  readonly auditProjection: ProjectionRunner;
+  readonly tokens: ReadModelSource;
+  readonly checkpointer: Checkpointer;
+}
+
+/** Every role in this process (whatever config.roles says). */
 export async function startLedger(config: Config, natsUrl: string, logger: Logger): Promise<Ledger> {
-  const keyring = loadKeyring(config);
-  const catalog = loadScopeCatalog(config.scopeCatalogFile);
+  const node = await startLedgerNode({ ...config, roles: [...ROLES] }, natsUrl, logger);
+  const { grpc, grpcPort, projection, auditProjection, tokens, checkpointer } = node;
+  if (grpc === undefined || grpcPort === undefined || projection === undefined || auditProjection === undefined || tokens === undefined || checkpointer === undefined) {
+    await node.stop();
+    throw new Error("a ledger with every role lacks one");
+  }
+  return { ...node, grpc, grpcPort, projection, auditProjection, tokens, checkpointer };
+}
+
+/**
+ * Starts the roles in `config.roles`. With `projector`, the projections run here and write their
+ * files in `<dataDir>/projections`; without it, the serving roles open the tokens file of a
+ * projector running on the same data dir read-only (WAL reader) and follow its checkpoint for
+ * `min_sequence` waits and for the staleness bound.
+ */
+export async function startLedgerNode(config: Config, natsUrl: string, logger: Logger): Promise<LedgerNode> {
+  const roles = config.roles;
+  const has = (role: Role): boolean => roles.includes(role);
+  const serving = has("commands") || has("introspection");
   const log = await connectEventLog({
     servers: natsUrl,
     stream: config.stream,
     subjectRoot: config.subjectRoot,
     replicas: config.streamReplicas,
     duplicateWindowMs: config.dedupeWindowMs,
-    name: "grant-ledger",
+    name: `grant-ledger[${roles.join(",")}]`,
   });
-  const outcomes = await createKvOutcomeStore(log, { ttlMs: config.dedupeWindowMs, replicas: config.streamReplicas });
 
   const stopping = new AbortController();
+  const checkpointer = has("checkpointer")
+    ? new Checkpointer({
+        log,
+        signer: loadCheckpointSigner(config),
+        origin: checkpointOrigin(config),
+        intervalMs: config.checkpointIntervalMs,
+        logger,
+      }).start()
+    : undefined;
   const projectionDir = join(config.dataDir, "projections");
   mkdirSync(projectionDir, { recursive: true });
-  const projection = startProjection({
-    log,
-    projection: TOKENS_PROJECTION,
-    file: join(projectionDir, `${TOKENS_PROJECTION.name}.v${TOKENS_PROJECTION.version}.db`),
-    signal: stopping.signal,
-    onError: (error) => {
-      // A projection that cannot apply an event must not keep answering from a frozen state.
-      logger.fatal({ err: error }, "tokens projection stopped");
-      process.exitCode = 1;
-      void stop();
-    },
-  });
-  const readModel = new TokensReadModel(projection.db);
-  void startTokenCleanup({
-    db: projection.db,
-    signal: stopping.signal,
-    graceMs: config.expiredTokenGraceSeconds * 1000,
-    onError: (error) => logger.warn({ err: error }, "expired token cleanup failed"),
-  });
-
-  const commands: LedgerCommandDeps = {
-    log,
-    aggregates: new AggregateStore(log),
-    retries: config.commandRetries,
-    idempotency: new Idempotency(outcomes, keyring.outcomeKey, keyring.requestKey, (error) =>
-      logger.warn({ err: error }, "could not record an idempotency outcome"),
-    ),
-    keyring,
-    catalog,
-    tokens: { accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshTokenTtlSeconds: config.refreshTokenTtlSeconds },
-    lookup: {
-      catchUpToHead: async () => {
-        if (!(await projection.caughtUp(config.minSequenceWaitMs))) {
-          throw unavailable("the read model is behind the log; retry", { oauthCode: "temporarily_unavailable" });
-        }
+  const tokensFile = join(projectionDir, `${TOKENS_PROJECTION.name}.v${TOKENS_PROJECTION.version}.db`);
+  const auditFile = join(projectionDir, `${AUDIT_PROJECTION.name}.v${AUDIT_PROJECTION.version}.db`);
+  let projection: ProjectionRunner | undefined;
+  let auditProjection: ProjectionRunner | undefined;
+  if (has("projector")) {
+    projection = startProjection({
+      log,
+      projection: TOKENS_PROJECTION,
+      file: tokensFile,
+      signal: stopping.signal,
+      onError: (error) => {
+        // A projection that cannot apply an event must not keep answering from a frozen state.
+        logger.fatal({ err: error }, "tokens projection stopped");
+        process.exitCode = 1;
+        void stop();
       },
-      findToken: (hash) => readModel.findToken(hash),
-    },
-  };
+    });
+    auditProjection = startProjection({
+      log,
+      projection: AUDIT_PROJECTION,
+      file: auditFile,
+      signal: stopping.signal,
+      onError: (error) => {
+        // SearchEvents must not answer from a trail that stopped: same policy as the tokens projection.
+        logger.fatal({ err: error }, "audit projection stopped");
+        process.exitCode = 1;
+        void stop();
+      },
+    });
+    void startTokenCleanup({
+      db: projection.db,
+      signal: stopping.signal,
+      graceMs: config.expiredTokenGraceSeconds * 1000,
+      onError: (error) => logger.warn({ err: error }, "expired token cleanup failed"),
+    });
+  }
+  const tokens =
+    projection !== undefined
+      ? runnerSource(projection, tokensFile)
+      : serving
+        ? await openReaderSource(TOKENS_PROJECTION, tokensFile, { waitForFileMs: config.readModelWaitMs, signal: stopping.signal })
+        : undefined;
 
-  const grpc = await startGrpcServer(
-    {
-      logger,
-      commands,
-      readModel,
-      freshness: { appliedSeq: () => projection.appliedSeq, waitFor: (seq, ms) => projection.waitFor(seq, ms) },
+  const metrics = new LedgerMetrics();
+  // Fail closed on a stale read model: Introspect answers UNAVAILABLE and health says NOT_SERVING
+  // for the IntrospectionService while the bound is exceeded.
+  let onFreshness: (fresh: boolean) => void = () => undefined;
+  const staleness =
+    config.maxStalenessMs === 0 || !has("introspection") || tokens === undefined
+      ? undefined
+      : new StalenessGuard({
+          headSequence: () => log.headSequence(),
+          appliedSeq: () => tokens.appliedSeq(),
+          maxStalenessMs: config.maxStalenessMs,
+          intervalMs: config.stalenessCheckMs,
+          onChange: (fresh) => onFreshness(fresh),
+        }).start();
+
+  let grpc: GrpcServer | undefined;
+  if (tokens !== undefined) {
+    const keyring = loadKeyring(config);
+    const readModel = new TokensReadModel(tokens.db);
+    const outcomes = await createKvOutcomeStore(log, { ttlMs: config.dedupeWindowMs, replicas: config.streamReplicas });
+    const commands: OAuthCommandDeps = {
+      log,
+      observer: metrics,
+      aggregates: new AggregateStore(log),
+      retries: config.commandRetries,
+      idempotency: new Idempotency(outcomes, keyring.outcomeKey, keyring.requestKey, (error) =>
+        logger.warn({ err: error }, "could not record an idempotency outcome"),
+      ),
       keyring,
-      minSequenceWaitMs: config.minSequenceWaitMs,
-      maxAccessTokenTtlSeconds: config.maxAccessTokenTtlSeconds,
+      catalog: loadScopeCatalog(config.scopeCatalogFile),
+      tokens: { accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshTokenTtlSeconds: config.refreshTokenTtlSeconds },
+      lookup: {
+        catchUpToHead: async () => {
+          if (!(await tokens.waitFor(await log.headSequence(), config.minSequenceWaitMs))) {
+            throw unavailable("the read model is behind the log; retry", { oauthCode: "temporarily_unavailable" });
+          }
+        },
+        findToken: (hash) => readModel.findToken(hash),
+      },
+      codes: { findCode: (hash) => readModel.findCode(hash) },
+      oauth: {
+        authorizationCodeTtlSeconds: config.authorizationCodeTtlSeconds,
+        clientCredentialsTtlSeconds: config.clientCredentialsTtlSeconds,
+        refreshGraceSeconds: config.refreshGraceSeconds,
+        refreshGraceMaxReuses: config.refreshGraceMaxReuses,
+        maxSecretOverlapSeconds: config.maxSecretOverlapSeconds,
+      },
+      clientAuth: new ClientAuthenticator({
+        failureBurst: config.clientAuthFailureBurst,
+        failuresPerMinute: config.clientAuthFailuresPerMinute,
+      }),
+    };
+
+    observeRpcs(logger, metrics);
+    grpc = await startGrpcServer(
+      {
+        logger,
+        commands,
+        readModel,
+        freshness: { appliedSeq: () => tokens.appliedSeq(), waitFor: (seq, ms) => tokens.waitFor(seq, ms) },
+        keyring,
+        minSequenceWaitMs: config.minSequenceWaitMs,
+        ...(staleness === undefined ? {} : { staleness }),
+        maxAccessTokenTtlSeconds: config.maxAccessTokenTtlSeconds,
+        limits: {
+          maxScopesPerGrant: config.maxScopesPerGrant,
+          maxRedirectUris: config.maxRedirectUris,
+          maxSecretOverlapSeconds: config.maxSecretOverlapSeconds,
+        },
+        services: roles.flatMap((role) => SERVICES_BY_ROLE[role]),
+        ...(auditProjection === undefined
+          ? {}
+          : {
+              audit: {
+                logger,
+                log,
+                readModel: new AuditReadModel(auditProjection.db),
+                freshness: { appliedSeq: () => auditProjection.appliedSeq, waitFor: (seq: number, ms: number) => auditProjection.waitFor(seq, ms) },
+                minSequenceWaitMs: config.minSequenceWaitMs,
+                ...(checkpointer === undefined ? {} : { checkpoints: checkpointer }),
+              },
+            }),
+      },
+      config.grpcHost,
+      config.grpcPort,
+    );
+    const health = grpc.health;
+    onFreshness = (fresh) => {
+      health.setStatus(INTROSPECTION_SERVICE, fresh ? "SERVING" : "NOT_SERVING");
+      if (fresh) logger.info({ maxStalenessMs: config.maxStalenessMs }, "read model within the staleness bound: introspection serving");
+      else logger.warn({ maxStalenessMs: config.maxStalenessMs, lastHead: staleness?.lastHead }, "read model stale beyond the bound: introspection fails closed");
+    };
+    if (staleness !== undefined && !staleness.isFresh()) health.setStatus(INTROSPECTION_SERVICE, "NOT_SERVING");
+  }
+
+  collectLedgerMetrics(metrics, {
+    log,
+    projections: [
+      ...(tokens === undefined ? [] : [{ name: TOKENS_PROJECTION.name, file: tokensFile, appliedSeq: () => tokens.appliedSeq() }]),
+      ...(auditProjection === undefined ? [] : [{ name: AUDIT_PROJECTION.name, file: auditFile, appliedSeq: () => auditProjection.appliedSeq }]),
+    ],
+    ...(tokens === undefined ? {} : { tokensDb: tokens.db }),
+    ...(staleness === undefined ? {} : { staleness }),
+  });
+  let metricsServer: MetricsServer | undefined;
+  if (config.metricsPort !== 0) {
+    try {
+      metricsServer = await startMetricsServer(metrics.registry, config.metricsHost, config.metricsPort);
+    } catch (error) {
+      // Observability must not take the serving path down with it: say so loudly and serve.
+      logger.error({ err: error, port: config.metricsPort }, "metrics endpoint could not bind; serving without it");
+    }
+  }
+  logger.info(
+    {
+      roles,
+      grpc: grpc === undefined ? null : `${config.grpcHost}:${grpc.port}`,
+      nats: natsUrl,
+      stream: config.stream,
+      readModel: tokens === undefined ? null : { file: tokens.file, mode: projection === undefined ? "reader" : "projector" },
+      metrics: metricsServer === undefined ? null : `http://${config.metricsHost}:${metricsServer.port}/metrics`,
     },
-    config.grpcHost,
-    config.grpcPort,
+    "grant ledger serving",
   );
-  logger.info({ grpc: `${config.grpcHost}:${grpc.port}`, nats: natsUrl, stream: config.stream }, "grant ledger serving");
 
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
-      await grpc.shutdown();
+      await grpc?.shutdown();
+      staleness?.stop();
       stopping.abort();
-      await projection.stop();
+      await projection?.stop();
+      await auditProjection?.stop();
+      tokens?.close();
+      await checkpointer?.stop();
+      await metricsServer?.close();
       await log.close();
     })());
-  return { grpcPort: grpc.port, log, projection, grpc, stop };
+  return {
+    roles,
+    grpcPort: grpc?.port,
+    log,
+    projection,
+    auditProjection,
+    tokens,
+    grpc,
+    checkpointer,
+    staleness,
+    metrics,
+    metricsPort: metricsServer?.port,
+    stop,
+  };
 }

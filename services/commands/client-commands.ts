@@ -67,3 +67,54 @@ export const suspendClient = changeClient("SuspendClient");
 export const reinstateClient = changeClient("ReinstateClient");
 /** Final: the client and every token it holds are inactive for good. */
 export const deleteClient = changeClient("DeleteClient");
+
+export interface UpdateClientInput {
+  readonly clientId: string;
+  /** Each field left undefined keeps its current value. */
+  readonly name?: string | undefined;
+  readonly redirectUris?: readonly string[] | undefined;
+  readonly allowedScopes?: readonly string[] | undefined;
+}
+
+/** Narrowing `allowedScopes` narrows every grant's effective scopes at read time (no per-grant event). */
+export function updateClient(deps: LedgerCommandDeps, ctx: CommandContext, input: UpdateClientInput): Promise<{ sequence: number }> {
+  return idempotent(deps, ctx, "UpdateClient", input, async ({ key }) => {
+    if (input.allowedScopes !== undefined) requireInCatalog(input.allowedScopes, deps.catalog, "allowed_scopes");
+    const outcome = await execute(deps, ctx, {
+      aggregate: { kind: "client", id: input.clientId },
+      decider: clientDecider,
+      msgId: key,
+      build: (_state, now) => ({ type: "UpdateClient" as const, now, ...input }),
+    });
+    return { sequence: outcome.seq };
+  });
+}
+
+export interface RotateClientSecretResult {
+  /** Shown once: only its scrypt hash is appended. */
+  readonly clientSecret: string;
+  readonly sequence: number;
+  /** Epoch ms until which the previous secret still works; null when it stopped at once. */
+  readonly previousSecretExpiresAt: number | null;
+}
+
+/** A new secret for a confidential client; the old one keeps working for `overlapSeconds` (0: not at all). */
+export function rotateClientSecret(
+  deps: LedgerCommandDeps,
+  ctx: CommandContext,
+  input: { readonly clientId: string; readonly overlapSeconds: number },
+): Promise<RotateClientSecretResult> {
+  return idempotent<RotateClientSecretResult, { secret: string }>(deps, ctx, "RotateClientSecret", input, async ({ key, fp, pending }) => {
+    const { secret } = pending ?? (await deps.idempotency.reserve(key, fp, { secret: mintToken("client_secret") }));
+    const secretHash = await hashSecret(secret);
+    const outcome = await execute(deps, ctx, {
+      aggregate: { kind: "client", id: input.clientId },
+      decider: clientDecider,
+      msgId: key,
+      build: (_state, now) => ({ type: "RotateClientSecret" as const, now, secretHash, overlapMs: input.overlapSeconds * 1000 }),
+    });
+    const rotated = outcome.events.find((e) => e.type === "client.secret_rotated");
+    const validUntil = rotated === undefined ? outcome.state.previousSecretValidUntil : rotated.data.previousSecretValidUntil;
+    return { clientSecret: secret, sequence: outcome.seq, previousSecretExpiresAt: validUntil };
+  });
+}

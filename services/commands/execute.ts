@@ -17,6 +17,16 @@ export interface CommandDeps {
   readonly aggregates: AggregateStore;
   /** Re-decisions after an optimistic-concurrency conflict before giving up with ABORTED. */
   readonly retries: number;
+  /** Told about appends and conflicts (metrics); optional. */
+  readonly observer?: CommandObserver;
+}
+
+/** Told about the write path's outcomes (metrics). */
+export interface CommandObserver {
+  /** A message was appended (or recognized as a duplicate by its msgId). */
+  appended(aggregate: AggregateRef["kind"], duplicate: boolean): void;
+  /** An append lost an optimistic-concurrency race (the command is decided again, bounded). */
+  conflict(aggregate: AggregateRef["kind"]): void;
 }
 
 export interface CommandPlan<C, E extends LedgerEvent, S> {
@@ -91,6 +101,7 @@ export async function execute<C, E extends LedgerEvent, S>(
         prev: loaded.lastHash,
         events,
       });
+      deps.observer?.appended(aggregate.kind, result.duplicate);
       const state = events.reduce((s, e) => decider.evolve(s, e), loaded.state);
       if (result.duplicate || result.hash === null) deps.aggregates.forget(aggregate);
       else {
@@ -100,6 +111,7 @@ export async function execute<C, E extends LedgerEvent, S>(
       return { seq: result.seq, events, duplicate: result.duplicate, state };
     } catch (error) {
       if (!(isDomainError(error) && error.kind === "conflict")) throw error;
+      deps.observer?.conflict(aggregate.kind);
       deps.aggregates.forget(aggregate);
     }
   }

@@ -1,5 +1,6 @@
 import { clientDecider } from "../domain/client/index.js";
 import { grantDecider } from "../domain/grant/index.js";
+import { requireInCatalog } from "../domain/shared/scopes.js";
 import { deriveId } from "../crypto/mint.js";
 import type { LedgerCommandDeps } from "./deps.js";
 import { execute, type CommandContext } from "./execute.js";
@@ -34,5 +35,28 @@ export function createGrant(
       },
     });
     return { grantId, sequence: outcome.seq };
+  });
+}
+
+/** Re-consent: the grant's scopes become `scopes`; issued tokens keep at most these (read time). */
+export function updateGrantScopes(
+  deps: LedgerCommandDeps,
+  ctx: CommandContext,
+  input: { readonly grantId: string; readonly scopes: readonly string[] },
+): Promise<{ sequence: number; scopes: readonly string[] }> {
+  return idempotent(deps, ctx, "UpdateGrantScopes", input, async ({ key }) => {
+    requireInCatalog(input.scopes, deps.catalog, "scopes");
+    const outcome = await execute(deps, ctx, {
+      aggregate: { kind: "grant", id: input.grantId },
+      decider: grantDecider,
+      msgId: key,
+      build: async (grant, now) => ({
+        type: "UpdateGrantScopes" as const,
+        now,
+        client: (await deps.aggregates.load({ kind: "client", id: grant.clientId }, clientDecider)).state,
+        scopes: input.scopes,
+      }),
+    });
+    return { sequence: outcome.seq, scopes: outcome.state.scopes };
   });
 }

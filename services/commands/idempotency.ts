@@ -80,6 +80,33 @@ export class Idempotency {
     this.store.put(key, this.#seal(key, record)).catch(this.onError);
   }
 
+  /**
+   * Keeps `value` sealed under `key` (first writer wins) for the outcome store's TTL, outside any
+   * request: the refresh grace period keeps a rotation's successor tokens here, keyed by the consumed
+   * token, so a retry of that token can be given them again.
+   */
+  async stash<V>(key: string, value: V): Promise<boolean> {
+    return this.store.create(key, this.#seal(key, { stash: value }));
+  }
+
+  /** A value {@link stash}ed under `key`, while it lives. */
+  async unstash<V>(key: string): Promise<V | undefined> {
+    const sealed = await this.store.get(key);
+    if (sealed === undefined) return undefined;
+    return (JSON.parse(Buffer.from(unseal(this.sealingKey, key, sealed)).toString("utf8")) as { stash?: V }).stash;
+  }
+
+  /**
+   * Takes one of `slots` numbered slots under `key` (each a first-writer-wins create): an exact,
+   * cross-process budget, e.g. how many grace answers one consumed refresh token may get.
+   */
+  async claimSlot(key: string, slots: number): Promise<boolean> {
+    for (let slot = 1; slot <= slots; slot++) {
+      if (await this.stash(`${key}\u0000${slot}`, slot)) return true;
+    }
+    return false;
+  }
+
   #seal(key: string, record: unknown): Uint8Array {
     return seal(this.sealingKey, key, Buffer.from(JSON.stringify(record)));
   }

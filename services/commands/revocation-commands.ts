@@ -1,3 +1,4 @@
+import { clientDecider } from "../domain/client/index.js";
 import { grantDecider } from "../domain/grant/index.js";
 import { subjectDecider } from "../domain/subject/index.js";
 import { parseTokenKind } from "../domain/shared/token-format.js";
@@ -79,6 +80,26 @@ export function revokeSubject(
       decider: subjectDecider,
       msgId: key,
       build: (_state, now) => ({ type: "RevokeSubject" as const, now, subject: input.subject, reason: input.reason }),
+    });
+    return { sequence: outcome.seq };
+  });
+}
+
+/**
+ * One watermark event on the client: every token family it holds so far (and every code not yet
+ * redeemed) is inactive; the client stays active and new tokens are live.
+ */
+export function revokeClientTokens(
+  deps: LedgerCommandDeps,
+  ctx: CommandContext,
+  input: { readonly clientId: string; readonly reason: string },
+): Promise<{ sequence: number }> {
+  return idempotent(deps, ctx, "RevokeClientTokens", input, async ({ key }) => {
+    const outcome = await execute(deps, ctx, {
+      aggregate: { kind: "client", id: input.clientId },
+      decider: clientDecider,
+      msgId: key,
+      build: (_state, now) => ({ type: "RevokeClientTokens" as const, now, reason: input.reason }),
     });
     return { sequence: outcome.seq };
   });

@@ -1,8 +1,9 @@
-import { clientDecider, initialClientState } from "../domain/client/index.js";
-import { grantDecider, type IssuedToken } from "../domain/grant/index.js";
+import { clientDecider, initialClientState, type ClientState } from "../domain/client/index.js";
+import { grantDecider, type GrantState, type IssuedToken } from "../domain/grant/index.js";
 import { subjectDecider } from "../domain/subject/index.js";
 import { hashToken } from "../crypto/keys.js";
 import { mintId, mintToken } from "../crypto/mint.js";
+import type { Loaded } from "./aggregate-store.js";
 import type { LedgerCommandDeps } from "./deps.js";
 import { execute, type CommandContext } from "./execute.js";
 import { idempotent } from "./idempotent.js";
@@ -35,6 +36,32 @@ const mintPair = (withRefresh: boolean): MintedPair => ({
 });
 
 /**
+ * The client and the grant's subject watermark: what every flow issuing under a grant decides with.
+ * The client is the grant's own unless `clientId` names the (authenticated) caller, which the
+ * decider then checks against the grant.
+ */
+export async function loadIssuingContext(
+  deps: LedgerCommandDeps,
+  grant: GrantState,
+  loadedGrant: Loaded<GrantState>,
+  clientId: string = grant.clientId,
+): Promise<{ client: ClientState; subjectRevokedAt: number | null }> {
+  if (grant.status === "none") return { client: initialClientState, subjectRevokedAt: null };
+  const [client, subjectRevokedAt] = await Promise.all([
+    deps.aggregates.load({ kind: "client", id: clientId }, clientDecider).then((l) => l.state),
+    deps.aggregates.load({ kind: "subject", id: grant.subject }, subjectDecider).then((l) =>
+      // The watermark covers the grants recorded before it in the log, as the read model
+      // decides (created_seq <= revoked_seq), not those whose clock reading is earlier:
+      // a grant created in the same millisecond after a RevokeSubject, or on a command
+      // service whose clock lags, is live. Every subject event is a revocation, so the
+      // subject's last sequence is its watermark.
+      l.state.revokedAt !== null && l.version >= loadedGrant.firstVersion ? Math.max(l.state.revokedAt, grant.createdAt) : null,
+    ),
+  ]);
+  return { client, subjectRevokedAt };
+}
+
+/**
  * Issues tokens under a grant. The tokens are minted before the append and kept sealed with the
  * request's idempotency record, so a retried request gets the very same tokens; only their keyed
  * hashes reach the log.
@@ -49,25 +76,12 @@ export function issueTokens(deps: LedgerCommandDeps, ctx: CommandContext, input:
       decider: grantDecider,
       msgId: key,
       build: async (grant, now, loadedGrant) => {
-        const [client, subject] =
-          grant.status === "none"
-            ? [initialClientState, null]
-            : await Promise.all([
-                deps.aggregates.load({ kind: "client", id: grant.clientId }, clientDecider).then((l) => l.state),
-                deps.aggregates.load({ kind: "subject", id: grant.subject }, subjectDecider).then((l) =>
-                  // The watermark covers the grants recorded before it in the log, as the read model
-                  // decides (created_seq <= revoked_seq), not those whose clock reading is earlier:
-                  // a grant created in the same millisecond after a RevokeSubject, or on a command
-                  // service whose clock lags, is live. Every subject event is a revocation, so the
-                  // subject's last sequence is its watermark.
-                  l.state.revokedAt !== null && l.version >= loadedGrant.firstVersion ? Math.max(l.state.revokedAt, grant.createdAt) : null,
-                ),
-              ]);
+        const { client, subjectRevokedAt } = await loadIssuingContext(deps, grant, loadedGrant);
         return {
           type: "IssueTokens" as const,
           now,
           client,
-          subjectRevokedAt: subject,
+          subjectRevokedAt,
           scopes: input.scopes,
           access: { tokenId: minted.access.id, hash: hash(minted.access.token), ttlMs: accessTtlMs },
           refresh:

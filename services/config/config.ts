@@ -3,6 +3,22 @@ import { z } from "zod";
 const seconds = (max: number) => z.coerce.number().int().positive().max(max);
 
 /**
+ * What a process does (`grant-ledger serve --roles ...`): `commands` serves the write RPCs,
+ * `introspection` the IntrospectionService (with the staleness bound), `projector` runs the
+ * projections that write the read-model files, `checkpointer` signs checkpoints over the log. A
+ * serving role without `projector` reads the projector's file in the same data dir.
+ */
+export const ROLES = ["commands", "introspection", "projector", "checkpointer"] as const;
+export type Role = (typeof ROLES)[number];
+
+const roleList = z
+  .preprocess(
+    (value) => (typeof value === "string" ? value.split(",").map((r) => r.trim()).filter((r) => r !== "") : value),
+    z.array(z.enum(ROLES, { error: (issue) => `unknown role ${JSON.stringify(issue.input)}; roles are ${ROLES.join(", ")}` })).min(1, "at least one role"),
+  )
+  .transform((roles) => ROLES.filter((role) => roles.includes(role)));
+
+/**
  * Everything a ledger process can be configured with, validated at start-up. Environment variables
  * (see {@link ENVIRONMENT}) override defaults; the README documents each.
  */
@@ -31,7 +47,61 @@ export const configSchema = z.object({
   commandRetries: z.coerce.number().int().min(0).max(50).default(8),
   /** Expired tokens stay in the read model this long before batch cleanup removes them. */
   expiredTokenGraceSeconds: z.coerce.number().int().min(0).default(300),
+  /** Lifetime of an authorization code (RFC 6749 §4.1.2 recommends at most 10 minutes). */
+  authorizationCodeTtlSeconds: seconds(600).default(60),
+  /** Lifetime of a client-credentials access token. */
+  clientCredentialsTtlSeconds: seconds(86_400).default(3600),
+  /**
+   * Refresh grace period: a consumed refresh token presented again within it gets its successor
+   * back instead of revoking the family. 0 (the default) turns it off; at most 5 minutes, and at most
+   * the dedupe window (the successor's sealed copy lives in the outcome store that long).
+   */
+  refreshGraceSeconds: z.coerce.number().int().min(0).max(300).default(0),
+  /** How many grace answers one consumed refresh token may get. */
+  refreshGraceMaxReuses: z.coerce.number().int().min(1).max(10).default(1),
+  /** Scopes one grant (or code) may carry. */
+  maxScopesPerGrant: z.coerce.number().int().min(1).max(64).default(32),
+  /** Redirect URIs one client may register. */
+  maxRedirectUris: z.coerce.number().int().min(1).max(100).default(20),
+  /** Longest overlap RotateClientSecret may give the previous secret. */
+  maxSecretOverlapSeconds: z.coerce.number().int().min(0).max(30 * 86_400).default(7 * 86_400),
+  /** Failed client-secret checks a client may accumulate before RESOURCE_EXHAUSTED (token bucket size). */
+  clientAuthFailureBurst: z.coerce.number().int().min(1).max(10_000).default(10),
+  /** Failed checks the bucket forgives per minute (refill rate). */
+  clientAuthFailuresPerMinute: z.coerce.number().int().min(1).max(10_000).default(10),
+  /** How often the checkpointer signs a checkpoint over the log (ms); 0: only on demand. */
+  checkpointIntervalMs: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
+  /** Checkpoint origin line (C2SP tlog-checkpoint); default `grant-ledger/<stream>`. No spaces or "+". */
+  checkpointOrigin: z.string().regex(/^[^\s+]{1,200}$/).optional(),
+  /**
+   * Ed25519 checkpoint signing key, signed-note form `PRIVATE+KEY+<name>+<id>+<base64>`; when unset
+   * a dev key is generated into `<dataDir>/keys/checkpoint.key`.
+   */
+  checkpointSigningKey: z.string().min(1).optional(),
+  /**
+   * Staleness bound: an introspection process that cannot confirm its read model is within this
+   * lag of the log (NATS unreachable, projector stuck) answers UNAVAILABLE and reports NOT_SERVING
+   * until it can (ms; 0 turns the check off).
+   */
+  maxStalenessMs: z.coerce.number().int().min(0).max(3_600_000).default(5000),
+  /** How often the staleness check reads the log's head (ms). */
+  stalenessCheckMs: z.coerce.number().int().min(10).max(60_000).default(250),
+  /** Prometheus metrics on http://<metricsHost>:<metricsPort>/metrics; 0 turns them off. */
+  metricsPort: z.coerce.number().int().min(0).max(65535).default(9464),
+  metricsHost: z.string().min(1).default("127.0.0.1"),
+  /** The roles this process runs (comma-separated in GL_ROLES / --roles); all by default. */
+  roles: roleList.default([...ROLES]),
+  /** How long a role without the projector waits for the projector's read-model file to appear (ms). */
+  readModelWaitMs: z.coerce.number().int().min(0).max(600_000).default(30_000),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+}).superRefine((config, ctx) => {
+  if (config.refreshGraceSeconds * 1000 > config.dedupeWindowMs) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["refreshGraceSeconds"],
+      message: `must not exceed the dedupe window (${config.dedupeWindowMs} ms): the successor's sealed copy lives that long`,
+    });
+  }
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -57,15 +127,39 @@ export const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   GL_MIN_SEQUENCE_WAIT_MS: "minSequenceWaitMs",
   GL_COMMAND_RETRIES: "commandRetries",
   GL_EXPIRED_TOKEN_GRACE_SECONDS: "expiredTokenGraceSeconds",
+  GL_AUTHORIZATION_CODE_TTL_SECONDS: "authorizationCodeTtlSeconds",
+  GL_CLIENT_CREDENTIALS_TTL_SECONDS: "clientCredentialsTtlSeconds",
+  GL_REFRESH_GRACE_SECONDS: "refreshGraceSeconds",
+  GL_REFRESH_GRACE_MAX_REUSES: "refreshGraceMaxReuses",
+  GL_MAX_SCOPES_PER_GRANT: "maxScopesPerGrant",
+  GL_MAX_REDIRECT_URIS: "maxRedirectUris",
+  GL_MAX_SECRET_OVERLAP_SECONDS: "maxSecretOverlapSeconds",
+  GL_CLIENT_AUTH_FAILURE_BURST: "clientAuthFailureBurst",
+  GL_CLIENT_AUTH_FAILURES_PER_MINUTE: "clientAuthFailuresPerMinute",
+  GL_CHECKPOINT_INTERVAL_MS: "checkpointIntervalMs",
+  GL_CHECKPOINT_ORIGIN: "checkpointOrigin",
+  GL_CHECKPOINT_SIGNING_KEY: "checkpointSigningKey",
+  GL_ROLES: "roles",
+  GL_READ_MODEL_WAIT_MS: "readModelWaitMs",
+  GL_MAX_STALENESS_MS: "maxStalenessMs",
+  GL_STALENESS_CHECK_MS: "stalenessCheckMs",
+  GL_METRICS_PORT: "metricsPort",
+  GL_METRICS_HOST: "metricsHost",
   LOG_LEVEL: "logLevel",
 };
 
+/** Options of {@link loadConfig}. */
+export interface LoadConfigOptions {
+  /** `overrides` are command-line flags: they win over the environment (default: the environment wins). */
+  readonly flagsWin?: boolean;
+}
+
 /** Config from the environment over `overrides` over defaults; throws a readable error naming each bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: ConfigInput = {}): Config {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: ConfigInput = {}, options: LoadConfigOptions = {}): Config {
   const input: Record<string, unknown> = { ...overrides };
   for (const [name, key] of Object.entries(ENVIRONMENT)) {
     const value = env[name];
-    if (value !== undefined && value !== "") input[key] = value;
+    if (value !== undefined && value !== "" && !(options.flagsWin === true && overrides[key] !== undefined)) input[key] = value;
   }
   const parsed = configSchema.safeParse(input);
   if (!parsed.success) {

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createKeyring, type Keyring } from "../crypto/keys.js";
+import { generateSignerKey, parseSignerKey, type NoteSigner } from "../transparency/note.js";
 import type { Config } from "./config.js";
 
 function decodeKey(text: string): Buffer {
@@ -23,4 +24,41 @@ export function loadKeyring(config: Config): Keyring {
     writeFileSync(file, randomBytes(32).toString("base64") + "\n", { mode: 0o600, flag: "wx" });
   }
   return createKeyring({ id: config.tokenHashKeyId, secret: decodeKey(readFileSync(file, "utf8")) });
+}
+
+/** The checkpoint origin line: GL_CHECKPOINT_ORIGIN, else `grant-ledger/<stream>`. */
+export const checkpointOrigin = (config: Config): string => config.checkpointOrigin ?? `grant-ledger/${config.stream}`;
+
+/** Where the dev checkpoint key lives: the signer key, and its verifier key next to it for auditors. */
+export const checkpointKeyFiles = (config: Config): { signer: string; verifier: string } => ({
+  signer: join(config.dataDir, "keys", "checkpoint.key"),
+  verifier: join(config.dataDir, "keys", "checkpoint.vkey"),
+});
+
+/**
+ * The Ed25519 checkpoint signer from GL_CHECKPOINT_SIGNING_KEY, or for development a key named after
+ * the origin generated once into `<dataDir>/keys/checkpoint.key` (mode 0600), with its verifier key
+ * written to `checkpoint.vkey` for auditors.
+ */
+export function loadCheckpointSigner(config: Config): NoteSigner {
+  const files = checkpointKeyFiles(config);
+  if (config.checkpointSigningKey === undefined && !existsSync(files.signer)) {
+    mkdirSync(dirname(files.signer), { recursive: true, mode: 0o700 });
+    try {
+      writeFileSync(files.signer, generateSignerKey(checkpointOrigin(config)) + "\n", { mode: 0o600, flag: "wx" });
+    } catch (error) {
+      // Another process created it first: use theirs.
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+  }
+  const signer = findCheckpointSigner(config) as NoteSigner;
+  if (config.checkpointSigningKey === undefined) writeFileSync(files.verifier, signer.verifierKey + "\n", { mode: 0o644 });
+  return signer;
+}
+
+/** The configured or dev checkpoint signer, without creating one; undefined when there is none. */
+export function findCheckpointSigner(config: Config): NoteSigner | undefined {
+  if (config.checkpointSigningKey !== undefined) return parseSignerKey(config.checkpointSigningKey);
+  const file = checkpointKeyFiles(config).signer;
+  return existsSync(file) ? parseSignerKey(readFileSync(file, "utf8")) : undefined;
 }

@@ -1,14 +1,20 @@
 import { z } from "zod";
+import { checkpointEventSchemas, type CheckpointEvent } from "./checkpoint/events.js";
 import { clientEventSchemas, type ClientEvent } from "./client/events.js";
 import { grantEventSchemas, type GrantEvent } from "./grant/events.js";
 import { subjectEventSchemas, type SubjectEvent } from "./subject/events.js";
 
-export type LedgerEvent = ClientEvent | GrantEvent | SubjectEvent;
+export type LedgerEvent = ClientEvent | GrantEvent | SubjectEvent | CheckpointEvent;
 export type LedgerEventType = LedgerEvent["type"];
 export type EventOf<T extends LedgerEventType> = Extract<LedgerEvent, { type: T }>;
 
 /** Every event's current schema. A published schema is never edited: a new version gets an upcaster. */
-export const eventSchemas = { ...clientEventSchemas, ...grantEventSchemas, ...subjectEventSchemas } as const;
+export const eventSchemas = {
+  ...clientEventSchemas,
+  ...grantEventSchemas,
+  ...subjectEventSchemas,
+  ...checkpointEventSchemas,
+} as const;
 
 /** The schema version new events are written with, per type. */
 export const CURRENT_SCHEMA_VERSION: { readonly [K in LedgerEventType]: number } = {
@@ -16,11 +22,21 @@ export const CURRENT_SCHEMA_VERSION: { readonly [K in LedgerEventType]: number }
   "client.suspended": 1,
   "client.reinstated": 1,
   "client.deleted": 1,
+  "client.updated": 1,
+  "client.secret_rotated": 1,
+  "client.tokens_revoked": 1,
   "grant.created": 1,
   "grant.revoked": 1,
   "token.issued": 1,
   "token.revoked": 1,
+  "grant.created_for_client": 1,
+  "grant.scopes_updated": 1,
+  "code.issued": 1,
+  "code.redeemed": 1,
+  "refresh.rotated": 1,
+  "refresh.reuse_detected": 1,
   "subject.revoked": 1,
+  "checkpoint.signed": 1,
 };
 
 /**

@@ -10,11 +10,13 @@ export {
   illegalState,
   isDomainError,
   notFound,
+  resourceExhausted,
+  unauthenticated,
   unavailable,
   validationError,
 } from "./shared/errors.js";
 export { decodeSubjectToken, encodeSubjectToken } from "./shared/ids.js";
-export { normalizeScopes, requireInCatalog, requireSubset, SCOPE_PATTERN, scopeCatalog } from "./shared/scopes.js";
+export { intersectScopes, normalizeScopes, requireInCatalog, requireSubset, SCOPE_PATTERN, scopeCatalog } from "./shared/scopes.js";
 export { crc32, formatToken, parseTokenKind, TOKEN_PREFIXES, TOKEN_RANDOM_BYTES } from "./shared/token-format.js";
 
 export type { EventOf, LedgerEvent, LedgerEventType } from "./events.js";

@@ -212,6 +212,9 @@ export async function connectEventLog(options: JetStreamEventLogOptions): Promis
       maxReconnectAttempts: options.maxReconnectAttempts ?? -1,
       reconnectTimeWait: options.reconnectTimeWaitMs ?? 250,
       timeout,
+      // Async stack traces cost a captured Error per request on the append path; errors here are
+      // mapped to domain errors with their own messages anyway.
+      noAsyncTraces: true,
     });
   } catch (error) {
     throw unavailableFrom("connect", error);

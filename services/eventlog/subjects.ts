@@ -4,7 +4,7 @@ import type { AggregateKind, AggregateRef } from "./types.js";
 /** Default subject root: messages live on `ledger.<kind>.<encoded id>`. */
 export const DEFAULT_SUBJECT_ROOT = "ledger";
 
-const AGGREGATE_KINDS: readonly AggregateKind[] = ["client", "grant", "subject"];
+const AGGREGATE_KINDS: readonly AggregateKind[] = ["client", "grant", "subject", "checkpoint"];
 /**
  * Encodes an id into one subject token: ids matching `/^[A-Za-z0-9_-]{1,128}$/` pass unchanged, any
  * other becomes `"~" + base64url(utf8(id))`. The domain owns the rule

@@ -1,6 +1,7 @@
 import type { LedgerEvent } from "../domain/events.js";
 
-export type AggregateKind = "client" | "grant" | "subject";
+/** `checkpoint` has one instance, `log`: the signed checkpoints of the stream (services/audit). */
+export type AggregateKind = "client" | "grant" | "subject" | "checkpoint";
 
 /** One aggregate instance; its events live on subject `ledger.<kind>.<encoded id>`. */
 export interface AggregateRef {

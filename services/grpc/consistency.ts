@@ -13,3 +13,30 @@ export async function awaitSequence(freshness: Freshness, minSequence: number | 
     { field: "min_sequence", oauthCode: "temporarily_unavailable" },
   );
 }
+
+/**
+ * Whether this process can confirm its read model is within the configured lag of the log
+ * (services/app/staleness.ts implements it).
+ */
+export interface Staleness {
+  readonly maxStalenessMs: number;
+  /** How old the last confirmation is, ms (Infinity before the first). */
+  stalenessMs(): number;
+  /** True when fresh now, or once fresh within `timeoutMs`. */
+  waitFresh(timeoutMs: number): Promise<boolean>;
+}
+
+/**
+ * Fail closed: a read model that cannot confirm it is within the bound of the log answers
+ * UNAVAILABLE rather than risk calling a revoked token active. Waits `graceMs` for the next check
+ * first (a request right after start-up or a short blip).
+ */
+export async function assertFresh(staleness: Staleness | undefined, graceMs: number): Promise<void> {
+  if (staleness === undefined || (await staleness.waitFresh(graceMs))) return;
+  const age = staleness.stalenessMs();
+  throw unavailable(
+    `read model cannot confirm it is within ${staleness.maxStalenessMs} ms of the log ` +
+      `(last confirmed ${Number.isFinite(age) ? `${Math.round(age)} ms ago` : "never"}); retry`,
+    { oauthCode: "temporarily_unavailable" },
+  );
+}

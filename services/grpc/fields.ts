@@ -31,11 +31,11 @@ export const ledgerId = (what: string) =>
 
 const unique = (what: string) => (list: readonly string[]) => new Set(list).size === list.length || `${what} has duplicates`;
 
-export const scopeList = (what: string, min: number) =>
+export const scopeList = (what: string, min: number, max = 64) =>
   z
     .array(z.string().regex(SCOPE_PATTERN, "is not a valid scope name"))
     .min(min, `${what} needs at least ${min} scope`)
-    .max(64, `${what} has more than 64 scopes`)
+    .max(max, `${what} has more than ${max} scopes`)
     .superRefine((list, ctx) => {
       const dup = unique(what)(list);
       if (dup !== true) ctx.addIssue({ code: "custom", message: dup });
@@ -75,3 +75,15 @@ export const redirectUri = z
 export const minSequence = z.number().int().nonnegative().optional();
 
 export const reason = text("reason", 500).default("");
+
+/** A presented token, code or secret: bounded, format checked later (by checksum, without a lookup). */
+export const opaque = (what: string, required = true) =>
+  z
+    .string()
+    .min(required ? 1 : 0, `${what} is required`)
+    .max(4096, `${what} is longer than 4096 characters`);
+
+/** RFC 7636 §4.1: 43 to 128 unreserved characters; empty when none is sent. */
+export const codeVerifier = z
+  .string()
+  .refine((v) => v === "" || /^[A-Za-z0-9._~-]{43,128}$/.test(v), "code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~]");

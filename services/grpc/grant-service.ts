@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { GrantStatus, type Grant, type GrantServiceServer } from "../gen/grantledger/v1/grant_service.js";
 import { notFound, validationError } from "../domain/shared/errors.js";
-import { createGrant } from "../commands/index.js";
+import { createGrant, updateGrantScopes } from "../commands/index.js";
 import { ledgerId, minSequence, requestId, requiredText, scopeList, uniqueTexts } from "./fields.js";
 import { awaitSequence } from "./consistency.js";
 import { unary } from "./handler.js";
@@ -12,11 +12,11 @@ const TEN_YEARS_MS = 10 * 366 * 86_400_000;
 
 const subject = requiredText("subject", 256);
 
-const createSchema = z.object({
+const createSchemaWith = (maxScopes: number) => z.object({
   requestId,
   subject,
   clientId: ledgerId("client_id"),
-  scopes: scopeList("scopes", 1),
+  scopes: scopeList("scopes", 1, maxScopes),
   resources: uniqueTexts("resources", requiredText("resource", 256), 100),
   expiresAt: z.date().optional(),
 });
@@ -52,6 +52,8 @@ const toGrantMessage = (g: GrantView): Grant => ({
 
 export function grantService(deps: GrpcDeps): GrantServiceServer {
   const { logger } = deps;
+  const createSchema = createSchemaWith(deps.limits.maxScopesPerGrant);
+  const updateScopesSchema = z.object({ requestId, grantId: ledgerId("grant_id"), scopes: scopeList("scopes", 1, deps.limits.maxScopesPerGrant) });
   return {
     createGrant: unary(logger, "CreateGrant", createSchema, (input, ctx) => {
       const expiresAt = input.expiresAt?.getTime() ?? null;
@@ -71,6 +73,10 @@ export function grantService(deps: GrpcDeps): GrantServiceServer {
       const by = input.subject !== "" ? { subject: input.subject } : { clientId: input.clientId };
       const grants = deps.readModel.listGrants(by, { includeInactive: input.includeInactive, nowMs: ctx.now() });
       return { grants: grants.map(toGrantMessage) };
+    }),
+    updateGrantScopes: unary(logger, "UpdateGrantScopes", updateScopesSchema, async (input, ctx) => {
+      const updated = await updateGrantScopes(deps.commands, ctx, input);
+      return { sequence: updated.sequence, scopes: [...updated.scopes] };
     }),
   };
 }

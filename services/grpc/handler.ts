@@ -12,6 +12,21 @@ export interface RpcContext extends CommandContext {
 
 const PRINTABLE = /^[\x21-\x7e]{1,128}$/;
 
+/** Told about every finished RPC (metrics); see {@link observeRpcs}. */
+export interface RpcObserver {
+  rpc(method: string, grpcCode: number, durationMs: number): void;
+}
+
+const observers = new WeakMap<Logger, RpcObserver>();
+
+/**
+ * Reports every RPC wrapped with `logger` (the logger the services are built with) to `observer`:
+ * keyed by the logger so several ledgers in one process (tests) keep their own metrics.
+ */
+export function observeRpcs(logger: Logger, observer: RpcObserver): void {
+  observers.set(logger, observer);
+}
+
 export function header(metadata: Metadata, name: string): string | undefined {
   const value = metadata.get(name)[0];
   return typeof value === "string" && PRINTABLE.test(value) ? value : undefined;
@@ -47,6 +62,7 @@ export function unary<Req, Res, Input>(
       const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
       if (code === 13) log.error({ grpcCode: code, durationMs, err: error }, "rpc failed");
       else log.info({ grpcCode: code, durationMs }, "rpc");
+      observers.get(logger)?.rpc(method, code, durationMs);
     };
     const parsed = schema.safeParse(call.request);
     if (!parsed.success) {

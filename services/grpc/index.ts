@@ -1,6 +1,8 @@
 export { SERVICE_NAMES, startGrpcServer } from "./server.js";
 export { toServiceError } from "./status.js";
+export { observeRpcs } from "./handler.js";
 
 export type { GrpcServer } from "./server.js";
 export type { ActiveToken, ClientView, Freshness, GrantView, ReadModel } from "./read-model.js";
 export type { GrpcDeps } from "./services.js";
+export type { RpcObserver } from "./handler.js";

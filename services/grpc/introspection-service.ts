@@ -3,7 +3,7 @@ import type { IntrospectionServiceServer, IntrospectResponse } from "../gen/gran
 import { parseTokenKind } from "../domain/shared/token-format.js";
 import { hashToken } from "../crypto/keys.js";
 import { minSequence } from "./fields.js";
-import { awaitSequence } from "./consistency.js";
+import { assertFresh, awaitSequence } from "./consistency.js";
 import { unary } from "./handler.js";
 import type { ActiveToken } from "./read-model.js";
 import type { GrpcDeps } from "./services.js";
@@ -58,6 +58,8 @@ export function introspectionService(deps: GrpcDeps): IntrospectionServiceServer
   return {
     introspect: unary(deps.logger, "Introspect", schema, async (input, ctx) => {
       await awaitSequence(deps.freshness, input.minSequence, deps.minSequenceWaitMs);
+      // After the min_sequence wait: that may be what brings the read model back within the bound.
+      await assertFresh(deps.staleness, Math.min(deps.minSequenceWaitMs, 1000));
       const found = lookup(input.token, ctx.now());
       return found === undefined ? INACTIVE : active(found);
     }),

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { RevocationServiceServer } from "../gen/grantledger/v1/revocation_service.js";
-import { revokeGrant, revokeSubject, revokeToken } from "../commands/index.js";
+import { revokeClientTokens, revokeGrant, revokeSubject, revokeToken } from "../commands/index.js";
 import { ledgerId, reason, requestId, requiredText } from "./fields.js";
 import { unary } from "./handler.js";
 import type { GrpcDeps } from "./services.js";
@@ -21,6 +21,9 @@ export function revocationService(deps: GrpcDeps): RevocationServiceServer {
     ),
     revokeSubject: unary(logger, "RevokeSubject", z.object({ requestId, subject: requiredText("subject", 256), reason }), (input, ctx) =>
       revokeSubject(commands, ctx, input),
+    ),
+    revokeClientTokens: unary(logger, "RevokeClientTokens", z.object({ requestId, clientId: ledgerId("client_id"), reason }), (input, ctx) =>
+      revokeClientTokens(commands, ctx, input),
     ),
   };
 }

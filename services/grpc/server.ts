@@ -1,10 +1,12 @@
 import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
+import { AuditServiceService } from "../gen/grantledger/v1/audit_service.js";
 import { ClientServiceService } from "../gen/grantledger/v1/client_service.js";
 import { GrantServiceService } from "../gen/grantledger/v1/grant_service.js";
 import { IntrospectionServiceService } from "../gen/grantledger/v1/introspection_service.js";
 import { RevocationServiceService } from "../gen/grantledger/v1/revocation_service.js";
 import { TokenServiceService } from "../gen/grantledger/v1/token_service.js";
+import { auditService } from "./audit-service.js";
 import { clientService } from "./client-service.js";
 import { grantService } from "./grant-service.js";
 import { introspectionService } from "./introspection-service.js";
@@ -19,6 +21,7 @@ export const SERVICE_NAMES = [
   "grantledger.v1.TokenService",
   "grantledger.v1.IntrospectionService",
   "grantledger.v1.RevocationService",
+  "grantledger.v1.AuditService",
 ] as const;
 
 export interface GrpcServer {
@@ -38,14 +41,18 @@ export async function startGrpcServer(deps: GrpcDeps, host: string, port: number
   const server = new Server({ "grpc.max_receive_message_length": 1024 * 1024 });
   const add = (definition: ServiceDefinition, implementation: UntypedServiceImplementation): void =>
     server.addService(definition, implementation);
-  add(ClientServiceService, clientService(deps));
-  add(GrantServiceService, grantService(deps));
-  add(TokenServiceService, tokenService(deps));
-  add(IntrospectionServiceService, introspectionService(deps));
-  add(RevocationServiceService, revocationService(deps));
+  // A process runs only its roles' services (services/app/ledger.ts); default all.
+  const wanted = (name: (typeof SERVICE_NAMES)[number]): boolean => deps.services === undefined || deps.services.includes(name);
+  if (wanted("grantledger.v1.ClientService")) add(ClientServiceService, clientService(deps));
+  if (wanted("grantledger.v1.GrantService")) add(GrantServiceService, grantService(deps));
+  if (wanted("grantledger.v1.TokenService")) add(TokenServiceService, tokenService(deps));
+  if (wanted("grantledger.v1.IntrospectionService")) add(IntrospectionServiceService, introspectionService(deps));
+  if (wanted("grantledger.v1.RevocationService")) add(RevocationServiceService, revocationService(deps));
+  if (deps.audit !== undefined && wanted("grantledger.v1.AuditService")) add(AuditServiceService, auditService(deps.audit));
 
   addReflection(server);
-  const health = new HealthImplementation(Object.fromEntries(["", ...SERVICE_NAMES].map((name) => [name, "SERVING"])));
+  const served = SERVICE_NAMES.filter((name) => (name !== "grantledger.v1.AuditService" || deps.audit !== undefined) && wanted(name));
+  const health = new HealthImplementation(Object.fromEntries(["", ...served].map((name) => [name, "SERVING"])));
   health.addToServer(server);
 
   const bound = await new Promise<number>((resolve, reject) => {

@@ -9,6 +9,8 @@ import { isDomainError, type DomainErrorKind } from "../domain/shared/errors.js"
  *   client suspended, scope not allowed); an OAuth error code says which.
  * - NOT_FOUND: an id names nothing.
  * - ABORTED: optimistic-concurrency retries ran out under contention; the caller may retry.
+ * - UNAUTHENTICATED: the client's credentials (client_secret) are missing or wrong (`invalid_client`).
+ * - RESOURCE_EXHAUSTED: too many failed secret checks for this client; retry after a pause.
  * - UNAVAILABLE: the log or read model cannot answer now; nothing was half-written; retry.
  */
 const CODE_BY_KIND: { readonly [K in DomainErrorKind]: status } = {
@@ -18,6 +20,7 @@ const CODE_BY_KIND: { readonly [K in DomainErrorKind]: status } = {
   conflict: status.ABORTED,
   unauthenticated: status.UNAUTHENTICATED,
   permission_denied: status.PERMISSION_DENIED,
+  resource_exhausted: status.RESOURCE_EXHAUSTED,
   unavailable: status.UNAVAILABLE,
 };
 

@@ -15,14 +15,25 @@ export function aggregateOf(event: LedgerEvent): AggregateRef {
     case "client.suspended":
     case "client.reinstated":
     case "client.deleted":
+    case "client.updated":
+    case "client.secret_rotated":
+    case "client.tokens_revoked":
       return { kind: "client", id: event.data.clientId };
     case "grant.created":
     case "grant.revoked":
     case "token.issued":
     case "token.revoked":
+    case "grant.created_for_client":
+    case "grant.scopes_updated":
+    case "code.issued":
+    case "code.redeemed":
+    case "refresh.rotated":
+    case "refresh.reuse_detected":
       return { kind: "grant", id: event.data.grantId };
     case "subject.revoked":
       return { kind: "subject", id: event.data.subject };
+    case "checkpoint.signed":
+      return { kind: "checkpoint", id: "log" };
   }
 }
 

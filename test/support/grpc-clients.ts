@@ -1,4 +1,10 @@
 import { credentials, Metadata, type CallOptions, type Client, type ServiceError } from "@grpc/grpc-js";
+import {
+  AuditServiceClient,
+  type AuditEvent,
+  type ReplayEventsRequest,
+  type ReplayEventsResponse,
+} from "../../services/gen/grantledger/v1/audit_service.js";
 import { ClientServiceClient } from "../../services/gen/grantledger/v1/client_service.js";
 import { GrantServiceClient } from "../../services/gen/grantledger/v1/grant_service.js";
 import { IntrospectionServiceClient } from "../../services/gen/grantledger/v1/introspection_service.js";
@@ -37,7 +43,17 @@ export interface LedgerClients {
   readonly tokens: Promised<TokenServiceClient>;
   readonly introspection: Promised<IntrospectionServiceClient>;
   readonly revocation: Promised<RevocationServiceClient>;
+  /** Unary AuditService RPCs; ReplayEvents (server streaming) through {@link replay} / {@link replayStream}. */
+  readonly audit: Promised<AuditServiceClient>;
+  /** ReplayEvents to the end: every streamed event, or the call's ServiceError. */
+  replay(request: ReplayEventsRequest, metadata?: Metadata): Promise<AuditEvent[]>;
+  /** ReplayEvents as it streams (for `follow`): iterate, then `cancel()`. */
+  replayStream(request: ReplayEventsRequest, metadata?: Metadata): ReplayStream;
   close(): void;
+}
+
+export interface ReplayStream extends AsyncIterable<ReplayEventsResponse> {
+  cancel(): void;
 }
 
 export function connectClients(address: string, deadlineMs = 10_000): LedgerClients {
@@ -49,12 +65,27 @@ export function connectClients(address: string, deadlineMs = 10_000): LedgerClie
   const tokens = new TokenServiceClient(address, creds, options);
   const introspection = new IntrospectionServiceClient(address, creds, options);
   const revocation = new RevocationServiceClient(address, creds, options);
+  const audit = new AuditServiceClient(address, creds, options);
+  const replayStream = (request: ReplayEventsRequest, metadata = new Metadata()): ReplayStream => {
+    const call = audit.replayEvents(request, metadata);
+    return {
+      cancel: () => call.cancel(),
+      [Symbol.asyncIterator]: () => (call as AsyncIterable<ReplayEventsResponse>)[Symbol.asyncIterator](),
+    };
+  };
   return {
     clients: promised(clients, deadlineMs),
     grants: promised(grants, deadlineMs),
     tokens: promised(tokens, deadlineMs),
     introspection: promised(introspection, deadlineMs),
     revocation: promised(revocation, deadlineMs),
+    audit: promised(audit, deadlineMs),
+    replayStream,
+    async replay(request, metadata) {
+      const events: AuditEvent[] = [];
+      for await (const response of replayStream(request, metadata)) if (response.event !== undefined) events.push(response.event);
+      return events;
+    },
     close: () => clients.close(),
   };
 }

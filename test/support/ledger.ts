@@ -36,6 +36,8 @@ export async function startTestLedger(natsUrl: string, overrides: ConfigInput = 
   const dataDir = overrides.dataDir ?? (await mkdtemp(join(tmpdir(), "gl-ledger-")));
   const config = loadConfig({}, {
     grpcPort: 0,
+    // Many ledgers run at once in a test run: no fixed metrics port unless a test asks for one.
+    metricsPort: 0,
     scopeCatalogFile: join(repoRoot, "config/scopes.json"),
     logLevel: "info",
     ...overrides,
@@ -76,6 +78,7 @@ export async function spawnLedgerProcess(natsUrl: string, dataDir: string, env: 
       GL_GRPC_PORT: String(port),
       GL_DATA_DIR: dataDir,
       GL_SCOPE_CATALOG: join(repoRoot, "config/scopes.json"),
+      GL_METRICS_PORT: "0",
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],

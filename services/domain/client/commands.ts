@@ -34,4 +34,36 @@ export interface DeleteClient {
   readonly reason: string;
 }
 
-export type ClientCommand = RegisterClient | SuspendClient | ReinstateClient | DeleteClient;
+/** Changes what is given, keeps the rest. Scopes are checked against the catalog by the caller. */
+export interface UpdateClient {
+  readonly type: "UpdateClient";
+  readonly now: number;
+  readonly name?: string | undefined;
+  readonly redirectUris?: readonly string[] | undefined;
+  readonly allowedScopes?: readonly string[] | undefined;
+}
+
+export interface RotateClientSecret {
+  readonly type: "RotateClientSecret";
+  readonly now: number;
+  /** Slow salted hash of the new secret, computed by the caller. */
+  readonly secretHash: string;
+  /** How long the previous secret keeps working, ms; 0 ends it at once. */
+  readonly overlapMs: number;
+}
+
+/** Deactivates every token of the app issued so far without suspending it: one watermark event. */
+export interface RevokeClientTokens {
+  readonly type: "RevokeClientTokens";
+  readonly now: number;
+  readonly reason: string;
+}
+
+export type ClientCommand =
+  | RegisterClient
+  | SuspendClient
+  | ReinstateClient
+  | DeleteClient
+  | UpdateClient
+  | RotateClientSecret
+  | RevokeClientTokens;

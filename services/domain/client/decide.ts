@@ -1,7 +1,7 @@
 import { assertNever } from "../shared/decider.js";
 import { illegalState, notFound, validationError } from "../shared/errors.js";
 import { normalizeScopes } from "../shared/scopes.js";
-import type { ClientCommand, RegisterClient } from "./commands.js";
+import type { ClientCommand, RegisterClient, RotateClientSecret, UpdateClient } from "./commands.js";
 import type { ClientEvent } from "./events.js";
 import type { ClientState, ClientStatus } from "./state.js";
 
@@ -18,6 +18,16 @@ export function decideClient(command: ClientCommand, state: ClientState): Client
     case "DeleteClient":
       requireStatus(state, ["active", "suspended"], "deleted");
       return [{ type: "client.deleted", data: { clientId: state.clientId, reason: command.reason } }];
+    case "UpdateClient":
+      return update(command, state);
+    case "RotateClientSecret":
+      return rotateSecret(command, state);
+    case "RevokeClientTokens": {
+      requireStatus(state, ["active", "suspended"], "changed");
+      // Never backwards (clock skew between command services would revive tokens), as for subjects.
+      const revokedAt = Math.max(command.now, state.tokensRevokedAt ?? Number.NEGATIVE_INFINITY);
+      return [{ type: "client.tokens_revoked", data: { clientId: state.clientId, reason: command.reason, revokedAt } }];
+    }
     default:
       return assertNever(command, "client command");
   }
@@ -52,6 +62,34 @@ function register(command: RegisterClient, state: ClientState): ClientEvent[] {
       },
     },
   ];
+}
+
+function update(command: UpdateClient, state: ClientState): ClientEvent[] {
+  requireStatus(state, ["active", "suspended"], "changed");
+  const name = command.name ?? state.name;
+  requireNonEmpty(name, "name");
+  const redirectUris = command.redirectUris === undefined ? state.redirectUris : [...new Set(command.redirectUris)];
+  if (command.redirectUris !== undefined) redirectUris.forEach((uri, index) => requireRedirectUri(uri, `redirect_uris[${index}]`));
+  const allowedScopes = command.allowedScopes === undefined ? state.allowedScopes : normalizeScopes(command.allowedScopes);
+  if (allowedScopes.length === 0) {
+    throw validationError("a client needs at least one allowed scope", { field: "allowed_scopes", oauthCode: "invalid_scope" });
+  }
+  const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
+  if (name === state.name && same(redirectUris, state.redirectUris) && same(allowedScopes, state.allowedScopes)) return [];
+  return [{ type: "client.updated", data: { clientId: state.clientId, name, redirectUris: [...redirectUris], allowedScopes: [...allowedScopes] } }];
+}
+
+function rotateSecret(command: RotateClientSecret, state: ClientState): ClientEvent[] {
+  requireStatus(state, ["active", "suspended"], "given a new secret");
+  if (state.clientType !== "confidential") {
+    throw illegalState("a public client has no secret to rotate", { field: "client_id", oauthCode: "invalid_client" });
+  }
+  if (command.secretHash === "") throw validationError("secret hash is required", { field: "secret_hash" });
+  if (!Number.isSafeInteger(command.overlapMs) || command.overlapMs < 0) {
+    throw validationError("overlap must be a whole, non-negative number of milliseconds", { field: "overlap_seconds" });
+  }
+  const previousSecretValidUntil = command.overlapMs === 0 ? null : command.now + command.overlapMs;
+  return [{ type: "client.secret_rotated", data: { clientId: state.clientId, secretHash: command.secretHash, previousSecretValidUntil } }];
 }
 
 function requireStatus(state: ClientState, allowed: ClientStatus | readonly ClientStatus[], action: string): void {

@@ -1,8 +1,9 @@
 import type { ClientState } from "../client/state.js";
 import { assertNever } from "../shared/decider.js";
 import { illegalState, notFound, validationError } from "../shared/errors.js";
-import { normalizeScopes, requireSubset } from "../shared/scopes.js";
+import { intersectScopes, normalizeScopes, requireSubset } from "../shared/scopes.js";
 import { isTokenRevoked } from "./activity.js";
+import { clientCredentials, issueCode, redeemCode, rotateRefresh, updateScopes } from "./flows.js";
 import type { CreateGrant, GrantCommand, IssueTokens, MintedToken, RevokeGrant, RevokeToken } from "./commands.js";
 import type { GrantEvent, IssuedToken } from "./events.js";
 import type { GrantState } from "./state.js";
@@ -17,6 +18,16 @@ export function decideGrant(command: GrantCommand, state: GrantState): GrantEven
       return issue(command, state);
     case "RevokeToken":
       return revokeToken(command, state);
+    case "IssueAuthorizationCode":
+      return issueCode(command, state);
+    case "RedeemAuthorizationCode":
+      return redeemCode(command, state);
+    case "RefreshTokens":
+      return rotateRefresh(command, state);
+    case "IssueClientCredentials":
+      return clientCredentials(command, state);
+    case "UpdateGrantScopes":
+      return updateScopes(command, state);
     default:
       return assertNever(command, "grant command");
   }
@@ -69,6 +80,9 @@ function issue(command: IssueTokens, state: GrantState): GrantEvent[] {
     }
   }
   requireExisting(state);
+  if (state.kind === "client") {
+    throw illegalState("the client's own grant only issues client-credentials tokens", { field: "grant_id", oauthCode: "invalid_grant" });
+  }
   if (state.status === "revoked") throw illegalState("grant is revoked", { oauthCode: "invalid_grant" });
   if (state.expiresAt !== null && state.expiresAt <= now) throw illegalState("grant has expired", { oauthCode: "invalid_grant" });
   if (command.subjectRevokedAt !== null && state.createdAt <= command.subjectRevokedAt) {
@@ -82,7 +96,10 @@ function issue(command: IssueTokens, state: GrantState): GrantEvent[] {
   }
   const requested = normalizeScopes(command.scopes);
   requireSubset(requested, state.scopes, "scopes", "granted");
-  const scopes = requested.length === 0 ? [...state.scopes] : requested;
+  // Narrowing the client's allowed scopes (UpdateClient) narrows what its grants can issue from then on.
+  requireSubset(requested, command.client.allowedScopes, "scopes", "allowed for this client");
+  const scopes = requested.length === 0 ? intersectScopes(state.scopes, command.client.allowedScopes) : requested;
+  if (scopes.length === 0) throw illegalState("none of the grant's scopes is still allowed for its client", { field: "scopes", oauthCode: "invalid_scope" });
   const familyId = refresh === null ? access.tokenId : refresh.tokenId;
   const token = (minted: MintedToken, kind: IssuedToken["kind"]): IssuedToken => ({
     tokenId: minted.tokenId,

@@ -1,5 +1,5 @@
 import { assertNever } from "../shared/decider.js";
-import type { GrantEvent } from "./events.js";
+import type { GrantEvent, IssuedToken } from "./events.js";
 import type { GrantState, GrantToken } from "./state.js";
 
 /** Never mutates `state`: audit folds to past instants and keeps earlier states around. */
@@ -11,13 +11,8 @@ export function evolveGrant(state: GrantState, event: GrantEvent): GrantState {
     }
     case "grant.revoked":
       return { ...state, status: "revoked", revokedReason: event.data.reason };
-    case "token.issued": {
-      const tokens = new Map(state.tokens);
-      for (const { tokenId, kind, familyId, scopes, issuedAt, expiresAt, hash } of event.data.tokens) {
-        tokens.set(tokenId, { kind, familyId, scopes, issuedAt, expiresAt, hash, revoked: false });
-      }
-      return { ...state, tokens };
-    }
+    case "token.issued":
+      return { ...state, tokens: withTokens(state, event.data.tokens) };
     case "token.revoked": {
       const tokens = new Map(state.tokens);
       for (const tokenId of event.data.tokenIds) {
@@ -27,7 +22,42 @@ export function evolveGrant(state: GrantState, event: GrantEvent): GrantState {
       const revokedFamilies = new Set([...state.revokedFamilies, ...event.data.familyIds]);
       return { ...state, tokens, revokedFamilies };
     }
+    case "grant.created_for_client": {
+      const { grantId, clientId, scopes, createdAt } = event.data;
+      return { ...state, status: "active", kind: "client", grantId, subject: clientId, clientId, scopes, resources: [], expiresAt: null, createdAt };
+    }
+    case "grant.scopes_updated":
+      return { ...state, scopes: event.data.scopes };
+    case "code.issued": {
+      const { codeId, hash, redirectUri, codeChallenge, scopes, issuedAt, expiresAt } = event.data;
+      const codes = new Map(state.codes);
+      codes.set(codeId, { hash, redirectUri, codeChallenge, scopes, issuedAt, expiresAt, redeemedFamily: null });
+      return { ...state, codes };
+    }
+    case "code.redeemed": {
+      const code = state.codes.get(event.data.codeId);
+      const codes = new Map(state.codes);
+      const familyId = event.data.tokens[0]?.familyId ?? null;
+      if (code !== undefined) codes.set(event.data.codeId, { ...code, redeemedFamily: familyId });
+      return { ...state, codes, tokens: withTokens(state, event.data.tokens) };
+    }
+    case "refresh.rotated": {
+      const successor = event.data.tokens.find((t) => t.kind === "refresh_token") ?? event.data.tokens[0];
+      const consumed = new Map(state.consumed);
+      if (successor !== undefined) consumed.set(event.data.consumedTokenId, { by: successor.tokenId, at: successor.issuedAt });
+      return { ...state, consumed, tokens: withTokens(state, event.data.tokens) };
+    }
+    case "refresh.reuse_detected":
+      return { ...state, revokedFamilies: new Set([...state.revokedFamilies, event.data.familyId]) };
     default:
       return assertNever(event, "grant event");
   }
+}
+
+function withTokens(state: GrantState, issued: readonly IssuedToken[]): Map<string, GrantToken> {
+  const tokens = new Map(state.tokens);
+  for (const { tokenId, kind, familyId, scopes, issuedAt, expiresAt, hash } of issued) {
+    tokens.set(tokenId, { kind, familyId, scopes, issuedAt, expiresAt, hash, revoked: false });
+  }
+  return tokens;
 }

@@ -1,6 +1,28 @@
 import type { IssuedToken } from "./events.js";
 
 export type GrantStatus = "none" | "active" | "revoked";
+/** "user": a user's consent; "client": the client's own grant, for client-credentials tokens. */
+export type GrantKind = "user" | "client";
+
+/** An authorization code issued under the grant. */
+export interface GrantCode {
+  readonly hash: string;
+  readonly redirectUri: string;
+  readonly codeChallenge: string | null;
+  readonly scopes: readonly string[];
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+  /** The family its redemption issued; null while unredeemed. */
+  readonly redeemedFamily: string | null;
+}
+
+/** A refresh token consumed by a rotation. */
+export interface Consumption {
+  /** The refresh token that replaced it. */
+  readonly by: string;
+  /** Epoch milliseconds. */
+  readonly at: number;
+}
 
 export interface GrantToken {
   readonly kind: IssuedToken["kind"];
@@ -27,6 +49,10 @@ export interface GrantState {
   readonly revokedReason: string | null;
   readonly tokens: ReadonlyMap<string, GrantToken>;
   readonly revokedFamilies: ReadonlySet<string>;
+  readonly kind: GrantKind;
+  readonly codes: ReadonlyMap<string, GrantCode>;
+  /** Refresh tokens rotated away, by token id. */
+  readonly consumed: ReadonlyMap<string, Consumption>;
 }
 
 export const initialGrantState: GrantState = {
@@ -41,4 +67,7 @@ export const initialGrantState: GrantState = {
   revokedReason: null,
   tokens: new Map(),
   revokedFamilies: new Set(),
+  kind: "user",
+  codes: new Map(),
+  consumed: new Map(),
 };

@@ -9,6 +9,7 @@ export type DomainErrorKind =
   | "conflict"
   | "unauthenticated"
   | "permission_denied"
+  | "resource_exhausted"
   | "unavailable";
 
 /** OAuth error codes (RFC 6749 §5.2, RFC 7009, RFC 6750) carried where one applies. */
@@ -56,6 +57,13 @@ export const notFound = (message: string, options?: DomainErrorOptions): DomainE
 
 export const concurrencyConflict = (message: string, options?: DomainErrorOptions): DomainError =>
   new DomainError("conflict", message, options);
+
+export const unauthenticated = (message: string, options?: DomainErrorOptions): DomainError =>
+  new DomainError("unauthenticated", message, options);
+
+/** A per-caller limit (e.g. failed client-secret checks) is used up for now; retry later. */
+export const resourceExhausted = (message: string, options?: DomainErrorOptions): DomainError =>
+  new DomainError("resource_exhausted", message, options);
 
 export const unavailable = (message: string, options?: DomainErrorOptions): DomainError =>
   new DomainError("unavailable", message, options);

@@ -42,3 +42,12 @@ export const requireSubset = (
 
 /** Sorted, duplicate-free copy: events and read models store scopes in one canonical order. */
 export const normalizeScopes = (scopes: readonly string[]): string[] => [...new Set(scopes)].sort();
+
+/**
+ * The scopes in every list, in the first list's order: a token's effective scopes are its own ∩ its
+ * grant's ∩ its client's allowed ones (narrowing either narrows the token at read time).
+ */
+export const intersectScopes = (first: readonly string[], ...others: ReadonlyArray<readonly string[]>): string[] => {
+  const sets = others.map((list) => new Set(list));
+  return first.filter((scope) => sets.every((set) => set.has(scope)));
+};

@@ -145,6 +145,9 @@ describe("client evolve", () => {
       allowedScopes: ["accounts:read", "openid", "payments:write"],
       clientType: "confidential",
       secretHash: "scrypt$16384$8$1$c2FsdA$aGFzaA",
+      previousSecretHash: null,
+      previousSecretValidUntil: null,
+      tokensRevokedAt: null,
     });
   });
 

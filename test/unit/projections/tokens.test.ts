@@ -63,9 +63,9 @@ describe("tokens projection", () => {
     envelopes = new EnvelopeBuilder();
   });
 
-  it("is named tokens, version 1", () => {
+  it("is named tokens, version 2", () => {
     expect(TOKENS_PROJECTION.name).toBe("tokens");
-    expect(TOKENS_PROJECTION.version).toBe(1);
+    expect(TOKENS_PROJECTION.version).toBe(2);
   });
 
   describe("introspect", () => {
@@ -91,9 +91,9 @@ describe("tokens projection", () => {
       given(grantCreated("grant-1", { resources: ["acct:1", "https://api.example/repos x"] }));
       given(grantCreated("grant-2", { resources: [] }));
       given(tokenIssued("grant-1", [issued("a")]));
-      given(tokenIssued("grant-2", [issued("b", { scopes: [] })]));
+      given(tokenIssued("grant-2", [issued("b")]));
       expect(model.introspect(hashOf("a"), NOW)?.resources).toEqual(["acct:1", "https://api.example/repos x"]);
-      expect(model.introspect(hashOf("b"), NOW)).toMatchObject({ resources: [], scopes: [], scope: "" });
+      expect(model.introspect(hashOf("b"), NOW)).toMatchObject({ resources: [] });
     });
 
     it("is inactive for an unknown hash", () => {

@@ -31,6 +31,8 @@ export enum AggregateKind {
   AGGREGATE_KIND_CLIENT = 1,
   AGGREGATE_KIND_GRANT = 2,
   AGGREGATE_KIND_SUBJECT = 3,
+  /** AGGREGATE_KIND_CHECKPOINT - The log's own signed checkpoints (one instance, id "log"); no state to fold. */
+  AGGREGATE_KIND_CHECKPOINT = 4,
   UNRECOGNIZED = -1,
 }
 

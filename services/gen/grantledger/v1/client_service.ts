@@ -18,6 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { FieldMask } from "../../google/protobuf/field_mask.js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
 
 export const protobufPackage = "grantledger.v1";
@@ -118,6 +119,36 @@ export interface DeleteClientRequest {
 }
 
 export interface DeleteClientResponse {
+  sequence: number;
+}
+
+export interface RotateClientSecretRequest {
+  requestId: string;
+  clientId: string;
+  /** How long the previous secret keeps working; 0 or unset ends it at once. */
+  overlapSeconds?: number | undefined;
+}
+
+export interface RotateClientSecretResponse {
+  /** The new gls_ secret, shown once; the ledger keeps a slow salted hash of it. */
+  clientSecret: string;
+  sequence: number;
+  /** Until when the previous secret still works; unset when it stopped at once. */
+  previousSecretExpiresAt?: Date | undefined;
+}
+
+export interface UpdateClientRequest {
+  requestId: string;
+  clientId: string;
+  name: string;
+  redirectUris: string[];
+  allowedScopes: string[];
+  /** Which of name, redirect_uris, allowed_scopes to change; empty changes all three. */
+  updateMask: string[] | undefined;
+}
+
+export interface UpdateClientResponse {
+  /** 0 when nothing changed. */
   sequence: number;
 }
 
@@ -994,6 +1025,289 @@ export const DeleteClientResponse: MessageFns<DeleteClientResponse> = {
   },
 };
 
+function createBaseRotateClientSecretRequest(): RotateClientSecretRequest {
+  return { requestId: "", clientId: "", overlapSeconds: undefined };
+}
+
+export const RotateClientSecretRequest: MessageFns<RotateClientSecretRequest> = {
+  encode(message: RotateClientSecretRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.clientId !== "") {
+      writer.uint32(18).string(message.clientId);
+    }
+    if (message.overlapSeconds !== undefined) {
+      writer.uint32(24).uint32(message.overlapSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateClientSecretRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateClientSecretRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.overlapSeconds = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRotateClientSecretResponse(): RotateClientSecretResponse {
+  return { clientSecret: "", sequence: 0, previousSecretExpiresAt: undefined };
+}
+
+export const RotateClientSecretResponse: MessageFns<RotateClientSecretResponse> = {
+  encode(message: RotateClientSecretResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clientSecret !== "") {
+      writer.uint32(10).string(message.clientSecret);
+    }
+    if (message.sequence !== 0) {
+      writer.uint32(16).uint64(message.sequence);
+    }
+    if (message.previousSecretExpiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.previousSecretExpiresAt), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateClientSecretResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateClientSecretResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clientSecret = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.previousSecretExpiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseUpdateClientRequest(): UpdateClientRequest {
+  return { requestId: "", clientId: "", name: "", redirectUris: [], allowedScopes: [], updateMask: undefined };
+}
+
+export const UpdateClientRequest: MessageFns<UpdateClientRequest> = {
+  encode(message: UpdateClientRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.clientId !== "") {
+      writer.uint32(18).string(message.clientId);
+    }
+    if (message.name !== "") {
+      writer.uint32(26).string(message.name);
+    }
+    for (const v of message.redirectUris) {
+      writer.uint32(34).string(v!);
+    }
+    for (const v of message.allowedScopes) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.updateMask !== undefined) {
+      FieldMask.encode(FieldMask.wrap(message.updateMask), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateClientRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateClientRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.redirectUris.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.allowedScopes.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.updateMask = FieldMask.unwrap(FieldMask.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseUpdateClientResponse(): UpdateClientResponse {
+  return { sequence: 0 };
+}
+
+export const UpdateClientResponse: MessageFns<UpdateClientResponse> = {
+  encode(message: UpdateClientResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== 0) {
+      writer.uint32(8).uint64(message.sequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateClientResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateClientResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 /** ClientService manages OAuth apps registered by developers. */
 export type ClientServiceService = typeof ClientServiceService;
 export const ClientServiceService = {
@@ -1061,6 +1375,36 @@ export const ClientServiceService = {
       Buffer.from(DeleteClientResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteClientResponse => DeleteClientResponse.decode(value),
   },
+  /**
+   * RotateClientSecret gives a confidential client a new secret, returned once. With
+   * overlap_seconds the previous secret keeps working that long; otherwise it stops at once.
+   */
+  rotateClientSecret: {
+    path: "/grantledger.v1.ClientService/RotateClientSecret" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RotateClientSecretRequest): Buffer =>
+      Buffer.from(RotateClientSecretRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RotateClientSecretRequest => RotateClientSecretRequest.decode(value),
+    responseSerialize: (value: RotateClientSecretResponse): Buffer =>
+      Buffer.from(RotateClientSecretResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RotateClientSecretResponse => RotateClientSecretResponse.decode(value),
+  },
+  /**
+   * UpdateClient changes the fields named in update_mask (name, redirect_uris, allowed_scopes; all
+   * three when empty). Narrowing allowed_scopes narrows what every grant of the client can issue
+   * from then on, and what its tokens carry at introspection.
+   */
+  updateClient: {
+    path: "/grantledger.v1.ClientService/UpdateClient" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateClientRequest): Buffer => Buffer.from(UpdateClientRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateClientRequest => UpdateClientRequest.decode(value),
+    responseSerialize: (value: UpdateClientResponse): Buffer =>
+      Buffer.from(UpdateClientResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateClientResponse => UpdateClientResponse.decode(value),
+  },
 } as const;
 
 export interface ClientServiceServer extends UntypedServiceImplementation {
@@ -1074,6 +1418,17 @@ export interface ClientServiceServer extends UntypedServiceImplementation {
   reinstateClient: handleUnaryCall<ReinstateClientRequest, ReinstateClientResponse>;
   /** DeleteClient is final: the client and every token it holds are inactive for good. */
   deleteClient: handleUnaryCall<DeleteClientRequest, DeleteClientResponse>;
+  /**
+   * RotateClientSecret gives a confidential client a new secret, returned once. With
+   * overlap_seconds the previous secret keeps working that long; otherwise it stops at once.
+   */
+  rotateClientSecret: handleUnaryCall<RotateClientSecretRequest, RotateClientSecretResponse>;
+  /**
+   * UpdateClient changes the fields named in update_mask (name, redirect_uris, allowed_scopes; all
+   * three when empty). Narrowing allowed_scopes narrows what every grant of the client can issue
+   * from then on, and what its tokens carry at introspection.
+   */
+  updateClient: handleUnaryCall<UpdateClientRequest, UpdateClientResponse>;
 }
 
 export interface ClientServiceClient extends Client1 {
@@ -1170,6 +1525,45 @@ export interface ClientServiceClient extends Client1 {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteClientResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * RotateClientSecret gives a confidential client a new secret, returned once. With
+   * overlap_seconds the previous secret keeps working that long; otherwise it stops at once.
+   */
+  rotateClientSecret(
+    request: RotateClientSecretRequest,
+    callback: (error: ServiceError | null, response: RotateClientSecretResponse) => void,
+  ): ClientUnaryCall;
+  rotateClientSecret(
+    request: RotateClientSecretRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RotateClientSecretResponse) => void,
+  ): ClientUnaryCall;
+  rotateClientSecret(
+    request: RotateClientSecretRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RotateClientSecretResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * UpdateClient changes the fields named in update_mask (name, redirect_uris, allowed_scopes; all
+   * three when empty). Narrowing allowed_scopes narrows what every grant of the client can issue
+   * from then on, and what its tokens carry at introspection.
+   */
+  updateClient(
+    request: UpdateClientRequest,
+    callback: (error: ServiceError | null, response: UpdateClientResponse) => void,
+  ): ClientUnaryCall;
+  updateClient(
+    request: UpdateClientRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateClientResponse) => void,
+  ): ClientUnaryCall;
+  updateClient(
+    request: UpdateClientRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateClientResponse) => void,
   ): ClientUnaryCall;
 }
 

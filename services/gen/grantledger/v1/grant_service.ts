@@ -85,6 +85,18 @@ export interface ListGrantsResponse {
   grants: Grant[];
 }
 
+export interface UpdateGrantScopesRequest {
+  requestId: string;
+  grantId: string;
+  scopes: string[];
+}
+
+export interface UpdateGrantScopesResponse {
+  /** 0 when the scopes were already these. */
+  sequence: number;
+  scopes: string[];
+}
+
 function createBaseGrant(): Grant {
   return {
     grantId: "",
@@ -639,6 +651,131 @@ export const ListGrantsResponse: MessageFns<ListGrantsResponse> = {
   },
 };
 
+function createBaseUpdateGrantScopesRequest(): UpdateGrantScopesRequest {
+  return { requestId: "", grantId: "", scopes: [] };
+}
+
+export const UpdateGrantScopesRequest: MessageFns<UpdateGrantScopesRequest> = {
+  encode(message: UpdateGrantScopesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.grantId !== "") {
+      writer.uint32(18).string(message.grantId);
+    }
+    for (const v of message.scopes) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateGrantScopesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateGrantScopesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.grantId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.scopes.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseUpdateGrantScopesResponse(): UpdateGrantScopesResponse {
+  return { sequence: 0, scopes: [] };
+}
+
+export const UpdateGrantScopesResponse: MessageFns<UpdateGrantScopesResponse> = {
+  encode(message: UpdateGrantScopesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== 0) {
+      writer.uint32(8).uint64(message.sequence);
+    }
+    for (const v of message.scopes) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateGrantScopesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateGrantScopesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.scopes.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 /** GrantService records users' consents: which app may act for which user, with which scopes, on which resources. */
 export type GrantServiceService = typeof GrantServiceService;
 export const GrantServiceService = {
@@ -670,6 +807,22 @@ export const GrantServiceService = {
     responseSerialize: (value: ListGrantsResponse): Buffer => Buffer.from(ListGrantsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListGrantsResponse => ListGrantsResponse.decode(value),
   },
+  /**
+   * UpdateGrantScopes records a re-consent: the grant's scopes become the given ones (within the
+   * client's allowed scopes). Tokens already issued keep at most these scopes; a token left with
+   * none is inactive.
+   */
+  updateGrantScopes: {
+    path: "/grantledger.v1.GrantService/UpdateGrantScopes" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateGrantScopesRequest): Buffer =>
+      Buffer.from(UpdateGrantScopesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateGrantScopesRequest => UpdateGrantScopesRequest.decode(value),
+    responseSerialize: (value: UpdateGrantScopesResponse): Buffer =>
+      Buffer.from(UpdateGrantScopesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateGrantScopesResponse => UpdateGrantScopesResponse.decode(value),
+  },
 } as const;
 
 export interface GrantServiceServer extends UntypedServiceImplementation {
@@ -677,6 +830,12 @@ export interface GrantServiceServer extends UntypedServiceImplementation {
   getGrant: handleUnaryCall<GetGrantRequest, GetGrantResponse>;
   /** ListGrants is the "connected applications" view: by subject (user) or by client. */
   listGrants: handleUnaryCall<ListGrantsRequest, ListGrantsResponse>;
+  /**
+   * UpdateGrantScopes records a re-consent: the grant's scopes become the given ones (within the
+   * client's allowed scopes). Tokens already issued keep at most these scopes; a token left with
+   * none is inactive.
+   */
+  updateGrantScopes: handleUnaryCall<UpdateGrantScopesRequest, UpdateGrantScopesResponse>;
 }
 
 export interface GrantServiceClient extends Client1 {
@@ -725,6 +884,26 @@ export interface GrantServiceClient extends Client1 {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListGrantsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * UpdateGrantScopes records a re-consent: the grant's scopes become the given ones (within the
+   * client's allowed scopes). Tokens already issued keep at most these scopes; a token left with
+   * none is inactive.
+   */
+  updateGrantScopes(
+    request: UpdateGrantScopesRequest,
+    callback: (error: ServiceError | null, response: UpdateGrantScopesResponse) => void,
+  ): ClientUnaryCall;
+  updateGrantScopes(
+    request: UpdateGrantScopesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateGrantScopesResponse) => void,
+  ): ClientUnaryCall;
+  updateGrantScopes(
+    request: UpdateGrantScopesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateGrantScopesResponse) => void,
   ): ClientUnaryCall;
 }
 

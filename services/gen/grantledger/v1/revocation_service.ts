@@ -58,6 +58,16 @@ export interface RevokeSubjectResponse {
   sequence: number;
 }
 
+export interface RevokeClientTokensRequest {
+  requestId: string;
+  clientId: string;
+  reason: string;
+}
+
+export interface RevokeClientTokensResponse {
+  sequence: number;
+}
+
 function createBaseRevokeTokenRequest(): RevokeTokenRequest {
   return { requestId: "", token: "", tokenTypeHint: undefined, clientId: undefined };
 }
@@ -411,6 +421,120 @@ export const RevokeSubjectResponse: MessageFns<RevokeSubjectResponse> = {
   },
 };
 
+function createBaseRevokeClientTokensRequest(): RevokeClientTokensRequest {
+  return { requestId: "", clientId: "", reason: "" };
+}
+
+export const RevokeClientTokensRequest: MessageFns<RevokeClientTokensRequest> = {
+  encode(message: RevokeClientTokensRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.clientId !== "") {
+      writer.uint32(18).string(message.clientId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeClientTokensRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeClientTokensRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRevokeClientTokensResponse(): RevokeClientTokensResponse {
+  return { sequence: 0 };
+}
+
+export const RevokeClientTokensResponse: MessageFns<RevokeClientTokensResponse> = {
+  encode(message: RevokeClientTokensResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== 0) {
+      writer.uint32(8).uint64(message.sequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeClientTokensResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeClientTokensResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 /** RevocationService revokes tokens, grants and every grant of a user. */
 export type RevocationServiceService = typeof RevocationServiceService;
 export const RevocationServiceService = {
@@ -448,6 +572,21 @@ export const RevocationServiceService = {
       Buffer.from(RevokeSubjectResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RevokeSubjectResponse => RevokeSubjectResponse.decode(value),
   },
+  /**
+   * RevokeClientTokens deactivates every token (and refresh family, and unredeemed code) the client
+   * holds so far, without suspending it: one watermark event. New tokens can be issued after it.
+   */
+  revokeClientTokens: {
+    path: "/grantledger.v1.RevocationService/RevokeClientTokens" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RevokeClientTokensRequest): Buffer =>
+      Buffer.from(RevokeClientTokensRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevokeClientTokensRequest => RevokeClientTokensRequest.decode(value),
+    responseSerialize: (value: RevokeClientTokensResponse): Buffer =>
+      Buffer.from(RevokeClientTokensResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevokeClientTokensResponse => RevokeClientTokensResponse.decode(value),
+  },
 } as const;
 
 export interface RevocationServiceServer extends UntypedServiceImplementation {
@@ -460,6 +599,11 @@ export interface RevocationServiceServer extends UntypedServiceImplementation {
   revokeGrant: handleUnaryCall<RevokeGrantRequest, RevokeGrantResponse>;
   /** RevokeSubject deactivates every grant and token of a user issued so far: one watermark event. */
   revokeSubject: handleUnaryCall<RevokeSubjectRequest, RevokeSubjectResponse>;
+  /**
+   * RevokeClientTokens deactivates every token (and refresh family, and unredeemed code) the client
+   * holds so far, without suspending it: one watermark event. New tokens can be issued after it.
+   */
+  revokeClientTokens: handleUnaryCall<RevokeClientTokensRequest, RevokeClientTokensResponse>;
 }
 
 export interface RevocationServiceClient extends Client1 {
@@ -513,6 +657,25 @@ export interface RevocationServiceClient extends Client1 {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RevokeSubjectResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * RevokeClientTokens deactivates every token (and refresh family, and unredeemed code) the client
+   * holds so far, without suspending it: one watermark event. New tokens can be issued after it.
+   */
+  revokeClientTokens(
+    request: RevokeClientTokensRequest,
+    callback: (error: ServiceError | null, response: RevokeClientTokensResponse) => void,
+  ): ClientUnaryCall;
+  revokeClientTokens(
+    request: RevokeClientTokensRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RevokeClientTokensResponse) => void,
+  ): ClientUnaryCall;
+  revokeClientTokens(
+    request: RevokeClientTokensRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RevokeClientTokensResponse) => void,
   ): ClientUnaryCall;
 }
 

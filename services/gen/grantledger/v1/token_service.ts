@@ -44,6 +44,96 @@ export interface IssueTokensResponse {
   scope: string;
 }
 
+export interface IssueAuthorizationCodeRequest {
+  requestId: string;
+  grantId: string;
+  /** Must exactly match one of the client's registered redirect URIs. */
+  redirectUri: string;
+  /** base64url(SHA-256(code_verifier)), 43 characters. Required for public clients. */
+  codeChallenge: string;
+  /** "S256" (the only method accepted); may be empty when code_challenge is set. */
+  codeChallengeMethod: string;
+  /**
+   * A subset of the grant's scopes; empty means all of them. Include offline_access to get a
+   * refresh token at redemption.
+   */
+  scopes: string[];
+}
+
+export interface IssueAuthorizationCodeResponse {
+  /** glc_ code, shown once; the ledger keeps only its keyed hash. */
+  code: string;
+  codeId: string;
+  expiresIn: number;
+  sequence: number;
+  scope: string;
+}
+
+export interface RedeemAuthorizationCodeRequest {
+  requestId: string;
+  code: string;
+  clientId: string;
+  /** Required for confidential clients; must be empty for public ones. */
+  clientSecret: string;
+  redirectUri: string;
+  /** The PKCE verifier (43 to 128 characters of [A-Za-z0-9-._~]); required when the code has a challenge. */
+  codeVerifier: string;
+}
+
+export interface RedeemAuthorizationCodeResponse {
+  accessToken: string;
+  /** Empty unless the code's scopes include offline_access. */
+  refreshToken: string;
+  expiresIn: number;
+  accessTokenId: string;
+  refreshTokenId: string;
+  sequence: number;
+  tokenType: string;
+  scope: string;
+  grantId: string;
+}
+
+export interface RefreshTokensRequest {
+  requestId: string;
+  refreshToken: string;
+  clientId: string;
+  /** Required for confidential clients; must be empty for public ones. */
+  clientSecret: string;
+  /** Narrower scopes (a subset of the refresh token's); empty keeps them. */
+  scopes: string[];
+}
+
+export interface RefreshTokensResponse {
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+  accessTokenId: string;
+  refreshTokenId: string;
+  /** The rotation's sequence (for a grace-period answer: the grant's last sequence). */
+  sequence: number;
+  tokenType: string;
+  scope: string;
+  /** True when this answer repeats the successor already issued for this refresh token (grace period). */
+  grace: boolean;
+}
+
+export interface ClientCredentialsRequest {
+  requestId: string;
+  clientId: string;
+  clientSecret: string;
+  /** A subset of the client's allowed scopes; empty means all of them. */
+  scopes: string[];
+}
+
+export interface ClientCredentialsResponse {
+  accessToken: string;
+  expiresIn: number;
+  accessTokenId: string;
+  sequence: number;
+  tokenType: string;
+  scope: string;
+}
+
 function createBaseIssueTokensRequest(): IssueTokensRequest {
   return { requestId: "", grantId: "", scopes: [], includeRefreshToken: false, accessTokenTtlSeconds: undefined };
 }
@@ -266,6 +356,856 @@ export const IssueTokensResponse: MessageFns<IssueTokensResponse> = {
   },
 };
 
+function createBaseIssueAuthorizationCodeRequest(): IssueAuthorizationCodeRequest {
+  return { requestId: "", grantId: "", redirectUri: "", codeChallenge: "", codeChallengeMethod: "", scopes: [] };
+}
+
+export const IssueAuthorizationCodeRequest: MessageFns<IssueAuthorizationCodeRequest> = {
+  encode(message: IssueAuthorizationCodeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.grantId !== "") {
+      writer.uint32(18).string(message.grantId);
+    }
+    if (message.redirectUri !== "") {
+      writer.uint32(26).string(message.redirectUri);
+    }
+    if (message.codeChallenge !== "") {
+      writer.uint32(34).string(message.codeChallenge);
+    }
+    if (message.codeChallengeMethod !== "") {
+      writer.uint32(42).string(message.codeChallengeMethod);
+    }
+    for (const v of message.scopes) {
+      writer.uint32(50).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IssueAuthorizationCodeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIssueAuthorizationCodeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.grantId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.redirectUri = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.codeChallenge = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.codeChallengeMethod = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.scopes.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseIssueAuthorizationCodeResponse(): IssueAuthorizationCodeResponse {
+  return { code: "", codeId: "", expiresIn: 0, sequence: 0, scope: "" };
+}
+
+export const IssueAuthorizationCodeResponse: MessageFns<IssueAuthorizationCodeResponse> = {
+  encode(message: IssueAuthorizationCodeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== "") {
+      writer.uint32(10).string(message.code);
+    }
+    if (message.codeId !== "") {
+      writer.uint32(18).string(message.codeId);
+    }
+    if (message.expiresIn !== 0) {
+      writer.uint32(24).uint32(message.expiresIn);
+    }
+    if (message.sequence !== 0) {
+      writer.uint32(32).uint64(message.sequence);
+    }
+    if (message.scope !== "") {
+      writer.uint32(42).string(message.scope);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IssueAuthorizationCodeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIssueAuthorizationCodeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.codeId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.expiresIn = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.scope = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRedeemAuthorizationCodeRequest(): RedeemAuthorizationCodeRequest {
+  return { requestId: "", code: "", clientId: "", clientSecret: "", redirectUri: "", codeVerifier: "" };
+}
+
+export const RedeemAuthorizationCodeRequest: MessageFns<RedeemAuthorizationCodeRequest> = {
+  encode(message: RedeemAuthorizationCodeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.code !== "") {
+      writer.uint32(18).string(message.code);
+    }
+    if (message.clientId !== "") {
+      writer.uint32(26).string(message.clientId);
+    }
+    if (message.clientSecret !== "") {
+      writer.uint32(34).string(message.clientSecret);
+    }
+    if (message.redirectUri !== "") {
+      writer.uint32(42).string(message.redirectUri);
+    }
+    if (message.codeVerifier !== "") {
+      writer.uint32(50).string(message.codeVerifier);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RedeemAuthorizationCodeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRedeemAuthorizationCodeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.clientSecret = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.redirectUri = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.codeVerifier = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRedeemAuthorizationCodeResponse(): RedeemAuthorizationCodeResponse {
+  return {
+    accessToken: "",
+    refreshToken: "",
+    expiresIn: 0,
+    accessTokenId: "",
+    refreshTokenId: "",
+    sequence: 0,
+    tokenType: "",
+    scope: "",
+    grantId: "",
+  };
+}
+
+export const RedeemAuthorizationCodeResponse: MessageFns<RedeemAuthorizationCodeResponse> = {
+  encode(message: RedeemAuthorizationCodeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accessToken !== "") {
+      writer.uint32(10).string(message.accessToken);
+    }
+    if (message.refreshToken !== "") {
+      writer.uint32(18).string(message.refreshToken);
+    }
+    if (message.expiresIn !== 0) {
+      writer.uint32(24).uint32(message.expiresIn);
+    }
+    if (message.accessTokenId !== "") {
+      writer.uint32(34).string(message.accessTokenId);
+    }
+    if (message.refreshTokenId !== "") {
+      writer.uint32(42).string(message.refreshTokenId);
+    }
+    if (message.sequence !== 0) {
+      writer.uint32(48).uint64(message.sequence);
+    }
+    if (message.tokenType !== "") {
+      writer.uint32(58).string(message.tokenType);
+    }
+    if (message.scope !== "") {
+      writer.uint32(66).string(message.scope);
+    }
+    if (message.grantId !== "") {
+      writer.uint32(74).string(message.grantId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RedeemAuthorizationCodeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRedeemAuthorizationCodeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accessToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.refreshToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.expiresIn = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.accessTokenId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.refreshTokenId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.tokenType = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.scope = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.grantId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRefreshTokensRequest(): RefreshTokensRequest {
+  return { requestId: "", refreshToken: "", clientId: "", clientSecret: "", scopes: [] };
+}
+
+export const RefreshTokensRequest: MessageFns<RefreshTokensRequest> = {
+  encode(message: RefreshTokensRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.refreshToken !== "") {
+      writer.uint32(18).string(message.refreshToken);
+    }
+    if (message.clientId !== "") {
+      writer.uint32(26).string(message.clientId);
+    }
+    if (message.clientSecret !== "") {
+      writer.uint32(34).string(message.clientSecret);
+    }
+    for (const v of message.scopes) {
+      writer.uint32(42).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RefreshTokensRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRefreshTokensRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.refreshToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.clientSecret = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.scopes.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRefreshTokensResponse(): RefreshTokensResponse {
+  return {
+    accessToken: "",
+    refreshToken: "",
+    expiresIn: 0,
+    accessTokenId: "",
+    refreshTokenId: "",
+    sequence: 0,
+    tokenType: "",
+    scope: "",
+    grace: false,
+  };
+}
+
+export const RefreshTokensResponse: MessageFns<RefreshTokensResponse> = {
+  encode(message: RefreshTokensResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accessToken !== "") {
+      writer.uint32(10).string(message.accessToken);
+    }
+    if (message.refreshToken !== "") {
+      writer.uint32(18).string(message.refreshToken);
+    }
+    if (message.expiresIn !== 0) {
+      writer.uint32(24).uint32(message.expiresIn);
+    }
+    if (message.accessTokenId !== "") {
+      writer.uint32(34).string(message.accessTokenId);
+    }
+    if (message.refreshTokenId !== "") {
+      writer.uint32(42).string(message.refreshTokenId);
+    }
+    if (message.sequence !== 0) {
+      writer.uint32(48).uint64(message.sequence);
+    }
+    if (message.tokenType !== "") {
+      writer.uint32(58).string(message.tokenType);
+    }
+    if (message.scope !== "") {
+      writer.uint32(66).string(message.scope);
+    }
+    if (message.grace !== false) {
+      writer.uint32(72).bool(message.grace);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RefreshTokensResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRefreshTokensResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accessToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.refreshToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.expiresIn = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.accessTokenId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.refreshTokenId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.tokenType = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.scope = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.grace = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseClientCredentialsRequest(): ClientCredentialsRequest {
+  return { requestId: "", clientId: "", clientSecret: "", scopes: [] };
+}
+
+export const ClientCredentialsRequest: MessageFns<ClientCredentialsRequest> = {
+  encode(message: ClientCredentialsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.clientId !== "") {
+      writer.uint32(18).string(message.clientId);
+    }
+    if (message.clientSecret !== "") {
+      writer.uint32(26).string(message.clientSecret);
+    }
+    for (const v of message.scopes) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClientCredentialsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClientCredentialsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clientSecret = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.scopes.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseClientCredentialsResponse(): ClientCredentialsResponse {
+  return { accessToken: "", expiresIn: 0, accessTokenId: "", sequence: 0, tokenType: "", scope: "" };
+}
+
+export const ClientCredentialsResponse: MessageFns<ClientCredentialsResponse> = {
+  encode(message: ClientCredentialsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accessToken !== "") {
+      writer.uint32(10).string(message.accessToken);
+    }
+    if (message.expiresIn !== 0) {
+      writer.uint32(16).uint32(message.expiresIn);
+    }
+    if (message.accessTokenId !== "") {
+      writer.uint32(26).string(message.accessTokenId);
+    }
+    if (message.sequence !== 0) {
+      writer.uint32(32).uint64(message.sequence);
+    }
+    if (message.tokenType !== "") {
+      writer.uint32(42).string(message.tokenType);
+    }
+    if (message.scope !== "") {
+      writer.uint32(50).string(message.scope);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClientCredentialsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClientCredentialsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accessToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.expiresIn = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.accessTokenId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.tokenType = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.scope = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 /** TokenService issues tokens under a user's grant. */
 export type TokenServiceService = typeof TokenServiceService;
 export const TokenServiceService = {
@@ -279,11 +1219,98 @@ export const TokenServiceService = {
     responseSerialize: (value: IssueTokensResponse): Buffer => Buffer.from(IssueTokensResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): IssueTokensResponse => IssueTokensResponse.decode(value),
   },
+  /**
+   * IssueAuthorizationCode issues a single-use authorization code (RFC 6749 section 4.1) under an
+   * active grant, bound to one of the client's registered redirect URIs and to a PKCE S256 challenge
+   * (RFC 7636; required for public clients).
+   */
+  issueAuthorizationCode: {
+    path: "/grantledger.v1.TokenService/IssueAuthorizationCode" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: IssueAuthorizationCodeRequest): Buffer =>
+      Buffer.from(IssueAuthorizationCodeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): IssueAuthorizationCodeRequest => IssueAuthorizationCodeRequest.decode(value),
+    responseSerialize: (value: IssueAuthorizationCodeResponse): Buffer =>
+      Buffer.from(IssueAuthorizationCodeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): IssueAuthorizationCodeResponse =>
+      IssueAuthorizationCodeResponse.decode(value),
+  },
+  /**
+   * RedeemAuthorizationCode exchanges a code for tokens once. Every mismatch (client, redirect URI,
+   * verifier, expiry) is FAILED_PRECONDITION invalid_grant and issues nothing; a second redemption
+   * also revokes every token the first one issued.
+   */
+  redeemAuthorizationCode: {
+    path: "/grantledger.v1.TokenService/RedeemAuthorizationCode" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RedeemAuthorizationCodeRequest): Buffer =>
+      Buffer.from(RedeemAuthorizationCodeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RedeemAuthorizationCodeRequest => RedeemAuthorizationCodeRequest.decode(value),
+    responseSerialize: (value: RedeemAuthorizationCodeResponse): Buffer =>
+      Buffer.from(RedeemAuthorizationCodeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RedeemAuthorizationCodeResponse =>
+      RedeemAuthorizationCodeResponse.decode(value),
+  },
+  /**
+   * RefreshTokens rotates a refresh token: it is consumed and a new access + refresh pair of the same
+   * family is issued. Presenting a consumed refresh token revokes its whole family (reuse detection),
+   * except within the configured grace period, which answers with the already-issued successor.
+   */
+  refreshTokens: {
+    path: "/grantledger.v1.TokenService/RefreshTokens" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RefreshTokensRequest): Buffer => Buffer.from(RefreshTokensRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RefreshTokensRequest => RefreshTokensRequest.decode(value),
+    responseSerialize: (value: RefreshTokensResponse): Buffer =>
+      Buffer.from(RefreshTokensResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RefreshTokensResponse => RefreshTokensResponse.decode(value),
+  },
+  /**
+   * ClientCredentials issues an access token to a confidential client for itself (RFC 6749 section
+   * 4.4): no user, no refresh token; introspection reports sub = client_id.
+   */
+  clientCredentials: {
+    path: "/grantledger.v1.TokenService/ClientCredentials" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ClientCredentialsRequest): Buffer =>
+      Buffer.from(ClientCredentialsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ClientCredentialsRequest => ClientCredentialsRequest.decode(value),
+    responseSerialize: (value: ClientCredentialsResponse): Buffer =>
+      Buffer.from(ClientCredentialsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ClientCredentialsResponse => ClientCredentialsResponse.decode(value),
+  },
 } as const;
 
 export interface TokenServiceServer extends UntypedServiceImplementation {
   /** IssueTokens issues an access token, and a refresh token when asked, under an active grant. */
   issueTokens: handleUnaryCall<IssueTokensRequest, IssueTokensResponse>;
+  /**
+   * IssueAuthorizationCode issues a single-use authorization code (RFC 6749 section 4.1) under an
+   * active grant, bound to one of the client's registered redirect URIs and to a PKCE S256 challenge
+   * (RFC 7636; required for public clients).
+   */
+  issueAuthorizationCode: handleUnaryCall<IssueAuthorizationCodeRequest, IssueAuthorizationCodeResponse>;
+  /**
+   * RedeemAuthorizationCode exchanges a code for tokens once. Every mismatch (client, redirect URI,
+   * verifier, expiry) is FAILED_PRECONDITION invalid_grant and issues nothing; a second redemption
+   * also revokes every token the first one issued.
+   */
+  redeemAuthorizationCode: handleUnaryCall<RedeemAuthorizationCodeRequest, RedeemAuthorizationCodeResponse>;
+  /**
+   * RefreshTokens rotates a refresh token: it is consumed and a new access + refresh pair of the same
+   * family is issued. Presenting a consumed refresh token revokes its whole family (reuse detection),
+   * except within the configured grace period, which answers with the already-issued successor.
+   */
+  refreshTokens: handleUnaryCall<RefreshTokensRequest, RefreshTokensResponse>;
+  /**
+   * ClientCredentials issues an access token to a confidential client for itself (RFC 6749 section
+   * 4.4): no user, no refresh token; introspection reports sub = client_id.
+   */
+  clientCredentials: handleUnaryCall<ClientCredentialsRequest, ClientCredentialsResponse>;
 }
 
 export interface TokenServiceClient extends Client1 {
@@ -302,6 +1329,85 @@ export interface TokenServiceClient extends Client1 {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: IssueTokensResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * IssueAuthorizationCode issues a single-use authorization code (RFC 6749 section 4.1) under an
+   * active grant, bound to one of the client's registered redirect URIs and to a PKCE S256 challenge
+   * (RFC 7636; required for public clients).
+   */
+  issueAuthorizationCode(
+    request: IssueAuthorizationCodeRequest,
+    callback: (error: ServiceError | null, response: IssueAuthorizationCodeResponse) => void,
+  ): ClientUnaryCall;
+  issueAuthorizationCode(
+    request: IssueAuthorizationCodeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: IssueAuthorizationCodeResponse) => void,
+  ): ClientUnaryCall;
+  issueAuthorizationCode(
+    request: IssueAuthorizationCodeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: IssueAuthorizationCodeResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * RedeemAuthorizationCode exchanges a code for tokens once. Every mismatch (client, redirect URI,
+   * verifier, expiry) is FAILED_PRECONDITION invalid_grant and issues nothing; a second redemption
+   * also revokes every token the first one issued.
+   */
+  redeemAuthorizationCode(
+    request: RedeemAuthorizationCodeRequest,
+    callback: (error: ServiceError | null, response: RedeemAuthorizationCodeResponse) => void,
+  ): ClientUnaryCall;
+  redeemAuthorizationCode(
+    request: RedeemAuthorizationCodeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RedeemAuthorizationCodeResponse) => void,
+  ): ClientUnaryCall;
+  redeemAuthorizationCode(
+    request: RedeemAuthorizationCodeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RedeemAuthorizationCodeResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * RefreshTokens rotates a refresh token: it is consumed and a new access + refresh pair of the same
+   * family is issued. Presenting a consumed refresh token revokes its whole family (reuse detection),
+   * except within the configured grace period, which answers with the already-issued successor.
+   */
+  refreshTokens(
+    request: RefreshTokensRequest,
+    callback: (error: ServiceError | null, response: RefreshTokensResponse) => void,
+  ): ClientUnaryCall;
+  refreshTokens(
+    request: RefreshTokensRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RefreshTokensResponse) => void,
+  ): ClientUnaryCall;
+  refreshTokens(
+    request: RefreshTokensRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RefreshTokensResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ClientCredentials issues an access token to a confidential client for itself (RFC 6749 section
+   * 4.4): no user, no refresh token; introspection reports sub = client_id.
+   */
+  clientCredentials(
+    request: ClientCredentialsRequest,
+    callback: (error: ServiceError | null, response: ClientCredentialsResponse) => void,
+  ): ClientUnaryCall;
+  clientCredentials(
+    request: ClientCredentialsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ClientCredentialsResponse) => void,
+  ): ClientUnaryCall;
+  clientCredentials(
+    request: ClientCredentialsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ClientCredentialsResponse) => void,
   ): ClientUnaryCall;
 }
 

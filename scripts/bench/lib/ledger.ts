@@ -1,0 +1,166 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { ClientServiceClient, ClientType } from "../../../services/gen/grantledger/v1/client_service.js";
+import { GrantServiceClient } from "../../../services/gen/grantledger/v1/grant_service.js";
+import { IntrospectionServiceClient } from "../../../services/gen/grantledger/v1/introspection_service.js";
+import { TokenServiceClient, type IssueTokensResponse } from "../../../services/gen/grantledger/v1/token_service.js";
+import { freePort, startNatsServer, type NatsServer } from "../../nats-server.js";
+import { repoRoot, spawnTsx, type Child } from "./proc.js";
+
+/** A nats-server and a ledger (`grant-ledger serve`) in their own processes, on a temp store. */
+export interface LedgerUnderTest {
+  readonly nats: NatsServer;
+  readonly ledger: Child;
+  readonly address: string;
+  readonly dataDir: string;
+  /** Pid of the nats-server process. */
+  natsPid(): number;
+  stop(): Promise<void>;
+}
+
+export interface StartLedgerOptions {
+  /** Write a V8 CPU profile of the ledger into this directory on exit. */
+  readonly cpuProfDir?: string;
+  /** Extra environment for the ledger. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export async function startLedgerUnderTest(options: StartLedgerOptions = {}): Promise<LedgerUnderTest> {
+  const nats = await startNatsServer();
+  const dataDir = await mkdtemp(join(tmpdir(), "gl-bench-"));
+  const port = await freePort();
+  const nodeArgs = options.cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`];
+  const ledger = spawnTsx(
+    "scripts/cli.ts",
+    ["serve"],
+    {
+      NATS_URL: nats.url,
+      GL_GRPC_PORT: String(port),
+      GL_DATA_DIR: dataDir,
+      GL_SCOPE_CATALOG: join(repoRoot, "config/scopes.json"),
+      LOG_LEVEL: "warn",
+      ...options.env,
+    },
+    nodeArgs,
+  );
+  try {
+    await ledger.waitForPort(port);
+  } catch (error) {
+    await ledger.stop();
+    await nats.stop();
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    nats,
+    ledger,
+    address: `127.0.0.1:${port}`,
+    dataDir,
+    natsPid: () => nats.pid,
+    async stop() {
+      await ledger.stop();
+      await nats.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+type Callback<Res> = (error: ServiceError | null, response: Res) => void;
+
+const call = <Res>(invoke: (metadata: Metadata, options: { deadline: number }, cb: Callback<Res>) => unknown): Promise<Res> =>
+  new Promise((resolveCall, reject) => {
+    const metadata = new Metadata();
+    metadata.set("x-actor", "bench-setup");
+    invoke(metadata, { deadline: Date.now() + 30_000 }, (error, response) => (error ? reject(error) : resolveCall(response)));
+  });
+
+/** Runs `task(i)` for i in [0, count) with at most `limit` in flight. */
+export async function inParallel<T>(count: number, limit: number, task: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = new Array<T>(count);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < count) {
+      const i = next++;
+      out[i] = await task(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, lane));
+  return out;
+}
+
+/** What the setup put into the ledger through its API. */
+export interface Seeded {
+  readonly clientId: string;
+  readonly grantIds: string[];
+  /** Access and refresh tokens, plaintext (for the load generator only; never written beyond a temp file). */
+  readonly tokens: string[];
+  /** Highest sequence of the appends. */
+  readonly lastSequence: number;
+}
+
+export const SCOPES = ["account:read", "zone:read", "dns:read", "dns:edit", "offline_access"];
+
+/**
+ * Registers one confidential client, `grants` grants, and `pairs` IssueTokens calls (access +
+ * refresh) spread over the grants, then waits until the read model has applied the last one.
+ */
+export async function seedLedger(address: string, grants: number, pairs: number, concurrency = 64): Promise<Seeded> {
+  const creds = credentials.createInsecure();
+  const clientService = new ClientServiceClient(address, creds);
+  const options = { channelOverride: clientService.getChannel() };
+  const grantService = new GrantServiceClient(address, creds, options);
+  const tokenService = new TokenServiceClient(address, creds, options);
+  const introspection = new IntrospectionServiceClient(address, creds, options);
+  try {
+    const client = await call<{ clientId: string }>((m, o, cb) =>
+      clientService.registerClient(
+        {
+          requestId: "bench-client",
+          ownerAccount: "acct-bench",
+          name: "Bench app",
+          redirectUris: ["https://app.example/callback"],
+          allowedScopes: SCOPES,
+          clientType: ClientType.CLIENT_TYPE_CONFIDENTIAL,
+        },
+        m,
+        o,
+        cb,
+      ),
+    );
+    const grantIds = await inParallel(grants, Math.min(concurrency, grants), (i) =>
+      call<{ grantId: string }>((m, o, cb) =>
+        grantService.createGrant(
+          { requestId: `bench-grant-${i}`, subject: `user-${i}`, clientId: client.clientId, scopes: SCOPES, resources: [`acct-${i}`] },
+          m,
+          o,
+          cb,
+        ),
+      ).then((g) => g.grantId),
+    );
+    // One lane per grant at most: issuing under one grant is serialized by the log (OCC).
+    const issued = await inParallel(pairs, Math.min(concurrency, grants), (i) =>
+      call<IssueTokensResponse>((m, o, cb) =>
+        tokenService.issueTokens(
+          { requestId: `bench-issue-${i}`, grantId: grantIds[i % grantIds.length] as string, scopes: [], includeRefreshToken: true },
+          m,
+          o,
+          cb,
+        ),
+      ),
+    );
+    const lastSequence = Math.max(0, ...issued.map((r) => r.sequence));
+    const tokens = issued.flatMap((r) => [r.accessToken, r.refreshToken]);
+    const probe = tokens[tokens.length - 1];
+    if (probe !== undefined) {
+      const seen = await call<{ active: boolean }>((m, o, cb) =>
+        introspection.introspect({ token: probe, minSequence: lastSequence }, m, o, cb),
+      );
+      if (!seen.active) throw new Error("a freshly issued token introspects inactive");
+    }
+    return { clientId: client.clientId, grantIds, tokens, lastSequence };
+  } finally {
+    clientService.close();
+  }
+}

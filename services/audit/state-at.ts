@@ -1,0 +1,111 @@
+import { foldEnvelopes, type Loaded } from "../commands/aggregate-store.js";
+import { clientDecider } from "../domain/client/decider.js";
+import type { LedgerEvent } from "../domain/events.js";
+import { grantDecider } from "../domain/grant/decider.js";
+import { assertNever, type Decider } from "../domain/shared/decider.js";
+import { illegalState, validationError } from "../domain/shared/errors.js";
+import { subjectDecider } from "../domain/subject/decider.js";
+import type { AggregateKind, AggregateRef, EventLog, RecordedEnvelope } from "../eventlog/types.js";
+import { type AuditRecord, auditRecords } from "./records.js";
+
+type AnyDecider = Decider<unknown, LedgerEvent, unknown>;
+
+/**
+ * The write side's decider of each aggregate kind: its `evolve` is the one audits fold with.
+ * Undefined for the log's own checkpoints, which have no state to fold (GetCheckpoint serves them).
+ */
+export function deciderFor(kind: AggregateKind): AnyDecider | undefined {
+  switch (kind) {
+    case "client":
+      return clientDecider;
+    case "grant":
+      return grantDecider;
+    case "subject":
+      return subjectDecider;
+    case "checkpoint":
+      return undefined;
+    default:
+      return assertNever(kind, "aggregate kind");
+  }
+}
+
+/**
+ * An aggregate state as JSON: Maps become objects, Sets arrays (in insertion order); everything
+ * else is already plain data. States hold hashes only, never a token or secret.
+ */
+export const stateToJson = (state: unknown): string =>
+  JSON.stringify(state, (_key, value: unknown) => {
+    if (value instanceof Map) return Object.fromEntries(value as Map<string, unknown>);
+    if (value instanceof Set) return [...(value as Set<unknown>)];
+    return value;
+  });
+
+/** Where to stop folding: at a stream sequence (inclusive), at an instant (inclusive), or the head. */
+export type PointInTime = { readonly sequence: number } | { readonly time: number } | "head";
+
+export interface StateAt {
+  readonly stateJson: string;
+  /** Sequence of the last message folded in; 0 when the aggregate did not exist yet. */
+  readonly sequence: number;
+  readonly exists: boolean;
+}
+
+/**
+ * The messages of an aggregate up to `at`. Times cut the history at the first message decided
+ * after the instant: a past state is always a prefix of the history, whatever the clocks did.
+ */
+function prefix(envelopes: readonly RecordedEnvelope[], at: PointInTime): readonly RecordedEnvelope[] {
+  if (at === "head") return envelopes;
+  const after = "sequence" in at ? (e: RecordedEnvelope) => e.seq > at.sequence : (e: RecordedEnvelope) => e.at > at.time;
+  const cut = envelopes.findIndex(after);
+  return cut === -1 ? envelopes : envelopes.slice(0, cut);
+}
+
+function statefulDecider(ref: AggregateRef): AnyDecider {
+  const decider = deciderFor(ref.kind);
+  if (decider === undefined) throw validationError(`a ${ref.kind} aggregate has no state to fold`, { field: "aggregate.kind" });
+  return decider;
+}
+
+const empty = (decider: AnyDecider): Loaded<unknown> => ({ state: decider.initialState, version: 0, lastHash: null, firstVersion: 0 });
+
+/**
+ * The state of one aggregate at a point in time, computed by folding its messages with the write
+ * side's own fold ({@link foldEnvelopes}).
+ */
+export async function getStateAt(log: EventLog, ref: AggregateRef, at: PointInTime): Promise<StateAt> {
+  const decider = statefulDecider(ref);
+  const envelopes = prefix(await log.readAggregate(ref), at);
+  const loaded = foldEnvelopes(decider, empty(decider), envelopes);
+  return { stateJson: stateToJson(loaded.state), sequence: loaded.version, exists: loaded.version > 0 };
+}
+
+export interface HistoryStep {
+  readonly record: AuditRecord;
+  /** The aggregate's state right after this event. */
+  readonly stateJson: string;
+}
+
+/** Every event of one aggregate, in order, with the state after each (the same fold, one event at a time). */
+/** Throws DomainError `illegal_state` when the states add up to more than `maxStateBytes` (a grant with very many tokens). */
+export async function getHistory(log: EventLog, ref: AggregateRef, maxStateBytes = Number.POSITIVE_INFINITY): Promise<HistoryStep[]> {
+  const decider = statefulDecider(ref);
+  let loaded = empty(decider);
+  let bytes = 0;
+  const steps: HistoryStep[] = [];
+  for (const envelope of await log.readAggregate(ref)) {
+    const records = auditRecords(envelope);
+    for (const [i, event] of envelope.events.entries()) {
+      loaded = foldEnvelopes(decider, loaded, [{ ...envelope, events: [event] }]);
+      const stateJson = stateToJson(loaded.state);
+      bytes += stateJson.length;
+      if (bytes > maxStateBytes) {
+        throw illegalState(
+          `the history of ${ref.kind} ${ref.id} holds more than ${maxStateBytes} bytes of state; use GetStateAt or ReplayEvents`,
+        );
+      }
+      steps.push({ record: records[i] as AuditRecord, stateJson });
+    }
+  }
+  return steps;
+}
