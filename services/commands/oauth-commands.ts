@@ -8,7 +8,7 @@ import { mintId, mintToken } from "../crypto/mint.js";
 import type { OAuthCommandDeps } from "./deps.js";
 import { execute, type CommandContext } from "./execute.js";
 import { idempotent } from "./idempotent.js";
-import { loadIssuingContext } from "./token-commands.js";
+import { loadIssuingContext, type IssueTokensResult } from "./token-commands.js";
 
 /**
  * The OAuth flows, as named steps: validate the token format (no lookup for garbage) → authenticate
@@ -17,15 +17,7 @@ import { loadIssuingContext } from "./token-commands.js";
  * decides every rule; this layer does what the pure domain cannot: crypto, lookups, the grace stash.
  */
 
-export interface OAuthTokensResult {
-  readonly accessToken: string;
-  /** Empty when no refresh token was issued. */
-  readonly refreshToken: string;
-  readonly expiresIn: number;
-  readonly accessTokenId: string;
-  readonly refreshTokenId: string;
-  readonly scopes: readonly string[];
-  readonly sequence: number;
+export interface OAuthTokensResult extends IssueTokensResult {
   readonly grantId: string;
 }
 

@@ -17,6 +17,7 @@ export interface IssueTokensInput {
 
 export interface IssueTokensResult {
   readonly accessToken: string;
+  /** Empty when no refresh token was issued. */
   readonly refreshToken: string;
   readonly expiresIn: number;
   readonly accessTokenId: string;

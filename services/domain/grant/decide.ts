@@ -3,7 +3,7 @@ import { assertNever } from "../shared/decider.js";
 import { illegalState, notFound, validationError } from "../shared/errors.js";
 import { intersectScopes, normalizeScopes, requireSubset } from "../shared/scopes.js";
 import { isTokenRevoked } from "./activity.js";
-import { clientCredentials, issueCode, redeemCode, rotateRefresh, updateScopes } from "./flows.js";
+import { clientCredentials, issueCode, issued, redeemCode, rotateRefresh, updateScopes } from "./flows.js";
 import type { CreateGrant, GrantCommand, IssueTokens, MintedToken, RevokeGrant, RevokeToken } from "./commands.js";
 import type { GrantEvent, IssuedToken } from "./events.js";
 import type { GrantState } from "./state.js";
@@ -101,16 +101,8 @@ function issue(command: IssueTokens, state: GrantState): GrantEvent[] {
   const scopes = requested.length === 0 ? intersectScopes(state.scopes, command.client.allowedScopes) : requested;
   if (scopes.length === 0) throw illegalState("none of the grant's scopes is still allowed for its client", { field: "scopes", oauthCode: "invalid_scope" });
   const familyId = refresh === null ? access.tokenId : refresh.tokenId;
-  const token = (minted: MintedToken, kind: IssuedToken["kind"]): IssuedToken => ({
-    tokenId: minted.tokenId,
-    kind,
-    hash: minted.hash,
-    familyId,
-    scopes,
-    issuedAt: now,
-    // A token never outlives its grant, so expiring the grant needs no per-token event.
-    expiresAt: Math.min(now + minted.ttlMs, state.expiresAt ?? Number.POSITIVE_INFINITY),
-  });
+  // A token never outlives its grant, so expiring the grant needs no per-token event.
+  const token = (minted: MintedToken, kind: IssuedToken["kind"]): IssuedToken => issued(state, now, minted, kind, familyId, scopes);
   const tokens = refresh === null ? [token(access, "access_token")] : [token(access, "access_token"), token(refresh, "refresh_token")];
   return [{ type: "token.issued", data: { grantId: state.grantId, tokens } }];
 }

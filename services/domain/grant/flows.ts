@@ -203,7 +203,8 @@ export function updateScopes(command: UpdateGrantScopes, state: GrantState): Gra
   return [{ type: "grant.scopes_updated", data: { grantId: state.grantId, scopes } }];
 }
 
-function issued(state: GrantState, now: number, minted: MintedToken, kind: IssuedToken["kind"], familyId: string, scopes: string[]): IssuedToken {
+/** A token as `token.issued` and rotations record it: it never outlives its grant. */
+export function issued(state: GrantState, now: number, minted: MintedToken, kind: IssuedToken["kind"], familyId: string, scopes: string[]): IssuedToken {
   return {
     tokenId: minted.tokenId,
     kind,
