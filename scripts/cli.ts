@@ -3,7 +3,9 @@ import { auditCheckpoint } from "./cli/audit-checkpoint.js";
 import { auditProve } from "./cli/audit-prove.js";
 import { auditReplay } from "./cli/audit-replay.js";
 import { auditVerify } from "./cli/audit-verify.js";
+import { certsDev } from "./cli/certs.js";
 import { configCheck } from "./cli/config-check.js";
+import { keysCreateApiKey, keysRevokeApiKey } from "./cli/keys.js";
 import { natsDown, natsUp } from "./cli/nats.js";
 import { projectionsStatus } from "./cli/projections-status.js";
 import { streamInfo, tail } from "./cli/stream.js";
@@ -12,10 +14,19 @@ import { serve } from "./cli/serve.js";
 const USAGE = `grant-ledger <command>
 
 Commands:
-  serve [--roles R,...] [--grpc-host H] [--grpc-port N] [--data-dir D] [--metrics-port N]
+  serve [--roles R,...] [--grpc-host H] [--grpc-port N] [--data-dir D] [--metrics-port N] [--insecure-dev]
         Serve the given roles (commands, introspection, projector, checkpointer; default all, or
         GL_ROLES) in one process. Without NATS_URL, runs a local nats-server with its store in
-        <data-dir>/nats.
+        <data-dir>/nats. Needs TLS (GL_TLS_CERT, GL_TLS_KEY, GL_TLS_CLIENT_CA for mTLS) unless
+        --insecure-dev (GL_INSECURE_DEV=1): plaintext, x-actor as the caller, loopback only.
+  certs dev [--out DIR] [--client NAME]... [--days N] [--force]
+        Create a local CA, a server certificate (localhost, 127.0.0.1, ::1) and client certificates
+        (CN = caller identity; default front-door, resource-server, security, auditor, operator).
+  keys create-api-key <caller>
+        Mint an API key (glk_...) for a caller; prints it once, stores only its keyed hash in
+        <data-dir>/callers.json (GL_CALLERS_FILE).
+  keys revoke-api-key <key id | caller>
+        Revoke one API key, or every key of a caller (running servers notice within a second).
   config check [--json]
         Validate the configuration and print the effective values, secrets masked (exit 0/2).
   stream info [--stream NAME] [--no-types] [--json]
@@ -48,6 +59,9 @@ Configuration comes from environment variables (see README.md); flags override t
  */
 const COMMANDS: Readonly<Record<string, (args: string[]) => Promise<number>>> = {
   serve,
+  "certs dev": certsDev,
+  "keys create-api-key": keysCreateApiKey,
+  "keys revoke-api-key": keysRevokeApiKey,
   "config check": configCheck,
   "stream info": streamInfo,
   tail,

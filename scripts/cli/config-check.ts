@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { ENVIRONMENT, loadConfig, type Config } from "../../services/config/config.js";
+import { ENVIRONMENT, loadConfig, readConfigFile, type Config } from "../../services/config/config.js";
 
 /** Config keys whose values are secrets: printed as set/unset only. */
 const SECRET_KEYS: ReadonlySet<keyof Config> = new Set(["tokenHashKey", "checkpointSigningKey"]);
@@ -19,8 +19,9 @@ export function maskedConfig(config: Config): Record<string, unknown> {
 }
 
 /**
- * `grant-ledger config check [--json]`: validates the configuration (environment over defaults)
- * and prints the effective values with their variables, secrets masked. Exit 0 valid, 2 invalid.
+ * `grant-ledger config check [--json]`: validates the configuration (environment over the
+ * GL_CONFIG_FILE over defaults) and prints the effective values with their variables and where each
+ * came from, secrets masked. Exit 0 valid, 2 invalid.
  */
 export async function configCheck(args: string[]): Promise<number> {
   let json: boolean;
@@ -42,12 +43,14 @@ export async function configCheck(args: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(masked, null, 2)}\n`);
     return 0;
   }
+  const configFile = process.env["GL_CONFIG_FILE"];
+  const fromFile = new Set(configFile === undefined || configFile === "" ? [] : Object.keys(readConfigFile(configFile)));
   // Every variable, unset optional ones included.
   const rows = Object.entries(ENVIRONMENT).map(([variable, key]) => {
     const value = masked[key];
     const fromEnv = (process.env[variable] ?? "") !== "";
     const shown = value === undefined ? "(unset)" : Array.isArray(value) ? value.join(",") : typeof value === "string" ? value : JSON.stringify(value);
-    return [variable, key, shown, fromEnv ? "env" : "default"] as const;
+    return [variable, key, shown, fromEnv ? "env" : fromFile.has(key) ? "file" : "default"] as const;
   });
   const width = (i: 0 | 1 | 2) => Math.max(...rows.map((row) => row[i].length));
   process.stdout.write("configuration is valid; effective values (secrets masked):\n");

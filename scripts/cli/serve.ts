@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { loadConfig, type ConfigInput } from "../../services/config/config.js";
 import { createLogger } from "../../services/app/logger.js";
 import { startLedgerNode } from "../../services/app/ledger.js";
+import { assertServingMode } from "../../services/app/security.js";
 import { startNatsServer, type NatsServer } from "../nats-server.js";
 import { runningLocalNats } from "./nats.js";
 
@@ -11,27 +12,43 @@ import { runningLocalNats } from "./nats.js";
  * (default all, or GL_ROLES) in one process; without NATS_URL, a local nats-server too.
  */
 export async function serve(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      "grpc-host": { type: "string" },
-      "grpc-port": { type: "string" },
-      "data-dir": { type: "string" },
-      roles: { type: "string" },
-      "metrics-port": { type: "string" },
-    },
-    strict: true,
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        "grpc-host": { type: "string" },
+        "grpc-port": { type: "string" },
+        "data-dir": { type: "string" },
+        roles: { type: "string" },
+        "metrics-port": { type: "string" },
+        "insecure-dev": { type: "boolean" },
+      },
+      strict: true,
+    });
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    return 2;
+  }
+  const { values } = parsed;
   const overrides: ConfigInput = {};
   if (values["grpc-host"] !== undefined) overrides.grpcHost = values["grpc-host"];
   if (values["grpc-port"] !== undefined) overrides.grpcPort = Number(values["grpc-port"]);
   if (values["data-dir"] !== undefined) overrides.dataDir = values["data-dir"];
   if (values.roles !== undefined) overrides.roles = values.roles;
   if (values["metrics-port"] !== undefined) overrides.metricsPort = values["metrics-port"];
+  if (values["insecure-dev"] === true) overrides.insecureDev = true;
   let config;
   try {
     // Flags win over the environment (and are validated like it).
     config = loadConfig(process.env, overrides, { flagsWin: true });
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    return 2;
+  }
+  try {
+    // Before starting nats-server: no plaintext unauthenticated port without --insecure-dev.
+    if (config.roles.some((role) => role !== "checkpointer")) assertServingMode(config);
   } catch (error) {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     return 2;

@@ -14,6 +14,7 @@ import { startTokenCleanup, TOKENS_PROJECTION, TokensReadModel } from "../../pro
 import { AUDIT_PROJECTION, AuditReadModel } from "../../projections/audit/index.js";
 import { Checkpointer } from "../transparency/index.js";
 import { StalenessGuard } from "./staleness.js";
+import { assertServingMode, servingSecurity } from "./security.js";
 import { collectLedgerMetrics } from "./metrics.js";
 import { openReaderSource, runnerSource, type ReadModelSource } from "./read-source.js";
 
@@ -83,6 +84,8 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
   const roles = config.roles;
   const has = (role: Role): boolean => roles.includes(role);
   const serving = has("commands") || has("introspection");
+  // Fail before connecting anything: no plaintext unauthenticated port without --insecure-dev.
+  if (serving || has("projector")) assertServingMode(config);
   const log = await connectEventLog({
     servers: natsUrl,
     stream: config.stream,
@@ -208,6 +211,7 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
         readModel,
         freshness: { appliedSeq: () => tokens.appliedSeq(), waitFor: (seq, ms) => tokens.waitFor(seq, ms) },
         keyring,
+        security: servingSecurity(config, keyring, logger),
         minSequenceWaitMs: config.minSequenceWaitMs,
         ...(staleness === undefined ? {} : { staleness }),
         maxAccessTokenTtlSeconds: config.maxAccessTokenTtlSeconds,

@@ -22,6 +22,8 @@ export const REDACT_PATHS = [
   "*.headers.authorization",
   "tokenHashKey",
   "*.tokenHashKey",
+  "apiKey",
+  "*.apiKey",
 ];
 
 /** Structured JSON logs on stdout (or `destination`), secrets redacted. */

@@ -129,6 +129,8 @@ export class StalenessGuard {
 
   /** Confirms every pending head read the read model has applied; called often (cheap). */
   #confirmPending(): void {
+    // Nothing pending: no need to ask the read model (a SQLite read for a reader of another process's file).
+    if (this.#pending.length === 0) return;
     const applied = this.#options.appliedSeq();
     let confirmed = -1;
     for (let i = 0; i < this.#pending.length; i++) {

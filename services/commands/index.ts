@@ -19,7 +19,7 @@ export {
   redeemAuthorizationCode,
   refreshTokens,
 } from "./oauth-commands.js";
-export { revokeClientTokens, revokeGrant, revokeSubject, revokeToken } from "./revocation-commands.js";
+export { revokeClientTokens, revokeGrant, revokeLeakedToken, revokeSubject, revokeToken } from "./revocation-commands.js";
 export { issueTokens, loadIssuingContext } from "./token-commands.js";
 
 export type { Loaded } from "./aggregate-store.js";

@@ -44,6 +44,35 @@ export function revokeToken(deps: LedgerCommandDeps, ctx: CommandContext, input:
   });
 }
 
+/**
+ * A token reported as leaked (secret-scanning partners): format and checksum first (garbage costs
+ * no lookup) → catch up with the log → find it → revoke it with its whole refresh family, the event
+ * saying it was reported as leaked. Unknown, malformed and already revoked tokens change nothing;
+ * the RPC answers all of them the same way.
+ */
+export function revokeLeakedToken(deps: LedgerCommandDeps, ctx: CommandContext, input: { readonly token: string }): Promise<{ sequence: number }> {
+  return idempotent(deps, ctx, "RevokeLeakedToken", { token: hashToken(deps.keyring.current, input.token) }, async ({ key }) => {
+    const kind = parseTokenKind(input.token);
+    if (kind !== "access_token" && kind !== "refresh_token") return NOTHING;
+    await deps.lookup.catchUpToHead();
+    const known = findByAnyKey(deps, input.token);
+    if (known === undefined) return NOTHING;
+    const outcome = await execute(deps, ctx, {
+      aggregate: { kind: "grant", id: known.grantId },
+      decider: grantDecider,
+      msgId: key,
+      build: (_state, now) => ({
+        type: "RevokeToken" as const,
+        now,
+        tokenId: known.tokenId,
+        reason: `${known.kind === "refresh_token" ? "refresh" : "access"} token reported as leaked`,
+        wholeFamily: true,
+      }),
+    });
+    return { sequence: outcome.seq };
+  });
+}
+
 function findByAnyKey(deps: LedgerCommandDeps, token: string): KnownToken | undefined {
   for (const key of deps.keyring.verifying) {
     const found = deps.lookup.findToken(hashToken(key, token));

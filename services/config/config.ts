@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { z } from "zod";
 
 const seconds = (max: number) => z.coerce.number().int().positive().max(max);
@@ -10,6 +11,19 @@ const seconds = (max: number) => z.coerce.number().int().positive().max(max);
  */
 export const ROLES = ["commands", "introspection", "projector", "checkpointer"] as const;
 export type Role = (typeof ROLES)[number];
+
+const flag = z.preprocess(
+  (value) => (typeof value === "string" ? /^(1|true|yes|on)$/i.test(value.trim()) : value),
+  z.boolean(),
+);
+
+/** Where plaintext, unauthenticated `--insecure-dev` serving may bind. */
+export const isLoopbackHost = (host: string): boolean =>
+  host === "localhost" || host === "::1" || host === "[::1]" || /^127(\.\d{1,3}){3}$/.test(host);
+
+/** A per-caller request rate (token bucket); `perSecond` 0 turns the limit off. */
+const ratePerSecond = z.coerce.number().min(0).max(1_000_000);
+const burst = z.coerce.number().int().min(1).max(10_000_000);
 
 const roleList = z
   .preprocess(
@@ -94,7 +108,43 @@ export const configSchema = z.object({
   /** How long a role without the projector waits for the projector's read-model file to appear (ms). */
   readModelWaitMs: z.coerce.number().int().min(0).max(600_000).default(30_000),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  /**
+   * `--insecure-dev`: plaintext gRPC without caller authentication (the `x-actor` header names the
+   * caller), only on a loopback host. Without it the server needs TLS (tlsCertFile + tlsKeyFile).
+   */
+  insecureDev: flag.default(false),
+  /** PEM server certificate (chain) and key for the gRPC port. */
+  tlsCertFile: z.string().min(1).optional(),
+  tlsKeyFile: z.string().min(1).optional(),
+  /** PEM CA bundle for client certificates: when set, every connection must present one it signed (mTLS). */
+  tlsClientCaFile: z.string().min(1).optional(),
+  /** Hashed API keys (`grant-ledger keys create-api-key`); default `<dataDir>/callers.json`. */
+  callersFile: z.string().min(1).optional(),
+  /**
+   * Authorization policy (callers → roles → RPCs, resources, rate limits); default
+   * `<dataDir>/policy.json` when it exists. Without one: allow all under insecureDev, deny all otherwise.
+   */
+  policyFile: z.string().min(1).optional(),
+  /** Introspect calls per second per caller (token bucket refill; 0: unlimited) and burst. */
+  introspectRatePerSecond: ratePerSecond.default(2000),
+  introspectBurst: burst.default(4000),
+  /** Calls per second per caller to RPCs that check a client secret (0: unlimited) and burst. */
+  secretCheckRatePerSecond: ratePerSecond.default(20),
+  secretCheckBurst: burst.default(50),
 }).superRefine((config, ctx) => {
+  if (config.insecureDev && !isLoopbackHost(config.grpcHost)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["grpcHost"],
+      message: `--insecure-dev serves without authentication and binds only to loopback (127.0.0.1, ::1, localhost), not ${config.grpcHost}`,
+    });
+  }
+  if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
+    ctx.addIssue({ code: "custom", path: ["tlsCertFile"], message: "GL_TLS_CERT and GL_TLS_KEY go together" });
+  }
+  if (config.tlsClientCaFile !== undefined && config.tlsCertFile === undefined) {
+    ctx.addIssue({ code: "custom", path: ["tlsClientCaFile"], message: "mTLS needs a server certificate too (GL_TLS_CERT, GL_TLS_KEY)" });
+  }
   if (config.refreshGraceSeconds * 1000 > config.dedupeWindowMs) {
     ctx.addIssue({
       code: "custom",
@@ -146,7 +196,46 @@ export const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   GL_METRICS_PORT: "metricsPort",
   GL_METRICS_HOST: "metricsHost",
   LOG_LEVEL: "logLevel",
+  GL_INSECURE_DEV: "insecureDev",
+  GL_TLS_CERT: "tlsCertFile",
+  GL_TLS_KEY: "tlsKeyFile",
+  GL_TLS_CLIENT_CA: "tlsClientCaFile",
+  GL_CALLERS_FILE: "callersFile",
+  GL_POLICY_FILE: "policyFile",
+  GL_INTROSPECT_RATE: "introspectRatePerSecond",
+  GL_INTROSPECT_BURST: "introspectBurst",
+  GL_SECRET_CHECK_RATE: "secretCheckRatePerSecond",
+  GL_SECRET_CHECK_BURST: "secretCheckBurst",
 };
+
+/**
+ * The optional configuration file (`GL_CONFIG_FILE`): a JSON object whose keys are the environment
+ * variables' names (`"GL_ROLES": "introspection"`) or the config keys (`"roles": ["introspection"]`).
+ * An unknown key is an error naming it.
+ */
+export function readConfigFile(file: string): Record<string, unknown> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new Error(`invalid configuration:\n  GL_CONFIG_FILE: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new Error(`invalid configuration:\n  GL_CONFIG_FILE: ${file} must hold a JSON object`);
+  }
+  const keys = new Set<string>(Object.values(ENVIRONMENT));
+  const out: Record<string, unknown> = {};
+  const unknown: string[] = [];
+  for (const [name, value] of Object.entries(raw)) {
+    const key = ENVIRONMENT[name] ?? (keys.has(name) ? name : undefined);
+    if (key === undefined) unknown.push(name);
+    else out[key] = value;
+  }
+  if (unknown.length > 0) {
+    throw new Error(`invalid configuration:\n  GL_CONFIG_FILE: ${file}: unknown key${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => JSON.stringify(k)).join(", ")}`);
+  }
+  return out;
+}
 
 /** Options of {@link loadConfig}. */
 export interface LoadConfigOptions {
@@ -156,7 +245,9 @@ export interface LoadConfigOptions {
 
 /** Config from the environment over `overrides` over defaults; throws a readable error naming each bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: ConfigInput = {}, options: LoadConfigOptions = {}): Config {
-  const input: Record<string, unknown> = { ...overrides };
+  // Precedence: flags (with flagsWin) > environment > overrides > GL_CONFIG_FILE > defaults.
+  const configFile = env["GL_CONFIG_FILE"];
+  const input: Record<string, unknown> = { ...(configFile === undefined || configFile === "" ? {} : readConfigFile(configFile)), ...overrides };
   for (const [name, key] of Object.entries(ENVIRONMENT)) {
     const value = env[name];
     if (value !== undefined && value !== "" && !(options.flagsWin === true && overrides[key] !== undefined)) input[key] = value;

@@ -3,11 +3,15 @@ import type { handleUnaryCall, Metadata, sendUnaryData, ServerUnaryCall } from "
 import type { Logger } from "pino";
 import type { z } from "zod";
 import type { CommandContext } from "../commands/index.js";
+import { unauthenticated } from "../domain/shared/errors.js";
+import type { Caller, CallerGate, IncomingCall } from "./auth.js";
 import { toServiceError } from "./status.js";
 
 export interface RpcContext extends CommandContext {
   readonly log: Logger;
   readonly method: string;
+  /** The authenticated caller (its identity is `actor`). */
+  readonly caller: Caller;
 }
 
 const PRINTABLE = /^[\x21-\x7e]{1,128}$/;
@@ -27,14 +31,36 @@ export function observeRpcs(logger: Logger, observer: RpcObserver): void {
   observers.set(logger, observer);
 }
 
+const gates = new WeakMap<Logger, CallerGate>();
+
+/**
+ * Puts every RPC wrapped with `logger` behind `gate` (authentication, authorization, rate limits),
+ * keyed by the logger like {@link observeRpcs}. A wrapper whose logger has no gate refuses every
+ * call (UNAUTHENTICATED): caller security fails closed.
+ */
+export function guardRpcs(logger: Logger, gate: CallerGate): void {
+  gates.set(logger, gate);
+}
+
+/** Runs the gate for one call: the caller, or the error to answer with. */
+export function admitCall(logger: Logger, call: IncomingCall, method: string): { caller: Caller; error?: undefined } | { caller?: undefined; error: unknown } {
+  const gate = gates.get(logger);
+  try {
+    if (gate === undefined) throw unauthenticated("caller security is not configured on this server");
+    return { caller: gate.admit(call, method, Date.now()) };
+  } catch (error) {
+    return { error };
+  }
+}
+
 export function header(metadata: Metadata, name: string): string | undefined {
   const value = metadata.get(name)[0];
   return typeof value === "string" && PRINTABLE.test(value) ? value : undefined;
 }
 
 /**
- * The caller's identity. Until callers are authenticated (mTLS / API keys) it is what the
- * `x-actor` header says; events record it as the actor.
+ * What the `x-actor` header says. Only `--insecure-dev` serving takes it as the caller's identity
+ * (services/grpc/auth.ts); otherwise the identity comes from the certificate or API key.
  */
 export const actorOf = (metadata: Metadata): string => header(metadata, "x-actor") ?? "anonymous";
 
@@ -55,15 +81,23 @@ export function unary<Req, Res, Input>(
       typeof body.requestId === "string" && PRINTABLE.test(body.requestId)
         ? body.requestId
         : (header(call.metadata, "x-request-id") ?? randomUUID());
-    const actor = actorOf(call.metadata);
+    // Authenticate → authorize → rate limit, before the request is even validated.
+    const admitted = admitCall(logger, call, method);
+    const actor = admitted.caller?.identity ?? "unauthenticated";
     const log = logger.child({ method, requestId, actor });
-    const ctx: RpcContext = { actor, requestId, now: Date.now, log, method };
     const finish = (code: number, error?: unknown): void => {
       const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
       if (code === 13) log.error({ grpcCode: code, durationMs, err: error }, "rpc failed");
       else log.info({ grpcCode: code, durationMs }, "rpc");
       observers.get(logger)?.rpc(method, code, durationMs);
     };
+    if (admitted.caller === undefined) {
+      const failure = toServiceError(admitted.error);
+      finish(failure.code, admitted.error);
+      callback(failure, null);
+      return;
+    }
+    const ctx: RpcContext = { actor, requestId, now: Date.now, log, method, caller: admitted.caller };
     const parsed = schema.safeParse(call.request);
     if (!parsed.success) {
       const failure = toServiceError(parsed.error);

@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { IntrospectionServiceServer, IntrospectResponse } from "../gen/grantledger/v1/introspection_service.js";
 import { parseTokenKind } from "../domain/shared/token-format.js";
 import { hashToken } from "../crypto/keys.js";
+import { servesAny } from "../security/policy.js";
 import { minSequence } from "./fields.js";
 import { assertFresh, awaitSequence } from "./consistency.js";
 import { unary } from "./handler.js";
@@ -61,7 +62,10 @@ export function introspectionService(deps: GrpcDeps): IntrospectionServiceServer
       // After the min_sequence wait: that may be what brings the read model back within the bound.
       await assertFresh(deps.staleness, Math.min(deps.minSequenceWaitMs, 1000));
       const found = lookup(input.token, ctx.now());
-      return found === undefined ? INACTIVE : active(found);
+      // A caller restricted to some resources sees any other token exactly like an unknown one.
+      const allowed = ctx.caller.resources;
+      if (found === undefined || (allowed !== undefined && !servesAny(allowed, found.resources))) return INACTIVE;
+      return active(found);
     }),
   };
 }

@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { Server, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { AuditServiceService } from "../gen/grantledger/v1/audit_service.js";
 import { ClientServiceService } from "../gen/grantledger/v1/client_service.js";
@@ -9,6 +9,7 @@ import { TokenServiceService } from "../gen/grantledger/v1/token_service.js";
 import { auditService } from "./audit-service.js";
 import { clientService } from "./client-service.js";
 import { grantService } from "./grant-service.js";
+import { guardRpcs } from "./handler.js";
 import { introspectionService } from "./introspection-service.js";
 import { addReflection } from "./reflection.js";
 import { revocationService } from "./revocation-service.js";
@@ -39,6 +40,9 @@ export interface GrpcServer {
  */
 export async function startGrpcServer(deps: GrpcDeps, host: string, port: number): Promise<GrpcServer> {
   const server = new Server({ "grpc.max_receive_message_length": 1024 * 1024 });
+  // Every wrapped RPC passes the caller gate (authentication, policy, rate limits) first.
+  guardRpcs(deps.logger, deps.security.gate);
+  if (deps.audit !== undefined) guardRpcs(deps.audit.logger, deps.security.gate);
   const add = (definition: ServiceDefinition, implementation: UntypedServiceImplementation): void =>
     server.addService(definition, implementation);
   // A process runs only its roles' services (services/app/ledger.ts); default all.
@@ -56,7 +60,7 @@ export async function startGrpcServer(deps: GrpcDeps, host: string, port: number
   health.addToServer(server);
 
   const bound = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, ServerCredentials.createInsecure(), (error, p) =>
+    server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, deps.security.credentials, (error, p) =>
       error ? reject(error) : resolve(p),
     );
   });

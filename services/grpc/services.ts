@@ -1,7 +1,9 @@
+import type { ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { OAuthCommandDeps } from "../commands/index.js";
 import type { Keyring } from "../crypto/keys.js";
 import type { AuditServiceDeps } from "./audit-service.js";
+import type { CallerGate } from "./auth.js";
 import type { Staleness } from "./consistency.js";
 import type { Freshness, ReadModel } from "./read-model.js";
 
@@ -20,6 +22,8 @@ export interface GrpcDeps {
   readonly audit?: AuditServiceDeps;
   /** The services to register (default all); health lists only these. */
   readonly services?: readonly string[];
+  /** Caller security: the port's credentials (TLS / mTLS / insecure-dev) and the per-call gate. */
+  readonly security: { readonly credentials: ServerCredentials; readonly gate: CallerGate };
   /** Staleness bound: Introspect fails closed (UNAVAILABLE) while it is exceeded; unchecked when absent. */
   readonly staleness?: Staleness;
 }

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { handleServerStreamingCall, ServerWritableStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { z } from "zod";
-import { actorOf, header, type RpcContext } from "./handler.js";
+import { admitCall, header, type RpcContext } from "./handler.js";
 import { toServiceError } from "./status.js";
 
 /** Messages buffered per call before the handler waits for the transport to drain. */
@@ -34,9 +34,11 @@ export function serverStreaming<Req, Res, Input>(
   return (call: ServerWritableStream<Req, Res>) => {
     const started = performance.now();
     const requestId = header(call.metadata, "x-request-id") ?? randomUUID();
-    const actor = actorOf(call.metadata);
+    const admitted = admitCall(logger, call, method);
+    const actor = admitted.caller?.identity ?? "unauthenticated";
     const log = logger.child({ method, requestId, actor });
-    const ctx: RpcContext = { actor, requestId, now: Date.now, log, method };
+    const caller = admitted.caller ?? { identity: actor, via: "insecure_dev" as const, resources: [] };
+    const ctx: RpcContext = { actor, requestId, now: Date.now, log, method, caller };
     const controller = new AbortController();
     const cancel = (): void => controller.abort(new Error("cancelled by the caller"));
     call.on("cancelled", cancel);
@@ -76,6 +78,12 @@ export function serverStreaming<Req, Res, Input>(
       finish(failure.code, error);
       if (!controller.signal.aborted) call.emit("error", failure);
     };
+    if (admitted.caller === undefined) {
+      fail(admitted.error);
+      call.off("cancelled", cancel);
+      call.off("close", cancel);
+      return;
+    }
     const parsed = schema.safeParse(call.request);
     if (!parsed.success) {
       fail(parsed.error);

@@ -4,6 +4,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClientType } from "../../services/gen/grantledger/v1/client_service.js";
 import { DEFAULT_OUTCOME_BUCKET } from "../../services/eventlog/outcomes.js";
+import { loadKeyring } from "../../services/config/keys.js";
+import { createApiKey } from "../../services/security/api-keys.js";
+import { Metadata } from "@grpc/grpc-js";
 import { actor } from "../support/grpc-clients.js";
 import { introspect, rid, startE2E, type E2E } from "../support/e2e-harness.js";
 
@@ -118,13 +121,26 @@ describe("e2e: no plaintext token or secret is ever written anywhere", () => {
     await api.revocation.revokeGrant({ requestId: rid(), grantId: grants[1]?.grantId ?? "", reason: "done" }, md);
     await api.revocation.revokeSubject({ requestId: rid(), subject: "secret-user-2", reason: "sign out" }, md);
 
+    // API keys travel in metadata: valid ones, and one sent where it fails (the key file holds hashes only).
+    const apiKey = createApiKey(join(e2e.ledger.dataDir, "callers.json"), loadKeyring(e2e.ledger.config), "secret-api").key;
+    secrets.push(apiKey);
+    const keyed = new Metadata();
+    keyed.set("authorization", `Bearer ${apiKey}`);
+    await sleep(1100); // the server re-reads the callers file at most once a second
+    // Accepted (first.access was revoked above, so it answers inactive).
+    expect((await api.introspection.introspect({ token: first.access, tokenTypeHint: undefined, minSequence: undefined }, keyed)).active).toBe(false);
+    await api.revocation.revokeSubject({ requestId: rid(), subject: "secret-user-5", reason: "by api key" }, keyed);
+    const wrong = new Metadata();
+    wrong.set("authorization", `Bearer ${apiKey.slice(0, -1)}x`);
+    await expect(api.introspection.introspect({ token: first.access, tokenTypeHint: undefined, minSequence: undefined }, wrong)).rejects.toThrow();
+
     // Let the read model apply everything and the fire-and-forget outcome records land.
     const head = await e2e.head();
     await introspect(api, first.access, head);
     await sleep(300);
     expect(secrets.length).toBeGreaterThan(60);
     expect(new Set(secrets).size).toBe(secrets.length);
-    for (const s of secrets) expect(s).toMatch(/^gl[ars]_[0-9A-Za-z]{49}$/);
+    for (const s of secrets) expect(s).toMatch(/^gl[arsk]_[0-9A-Za-z]{49}$/);
   });
 
   it("the scan itself finds a secret hidden in plain text, hex or base64", () => {

@@ -1,4 +1,4 @@
-import { credentials, Metadata, type CallOptions, type Client, type ServiceError } from "@grpc/grpc-js";
+import { credentials, Metadata, type CallOptions, type ChannelCredentials, type Client, type ServiceError } from "@grpc/grpc-js";
 import {
   AuditServiceClient,
   type AuditEvent,
@@ -21,14 +21,22 @@ export type Promised<T> = {
     : never;
 };
 
-function promised<T extends Client>(client: T, deadlineMs: number): Promised<T> {
+/** Adds the connection's own metadata (its API key) to a call's. */
+function withDefaults(metadata: Metadata, defaults: Metadata | undefined): Metadata {
+  if (defaults === undefined) return metadata;
+  const merged = metadata.clone();
+  for (const [key, value] of Object.entries(defaults.getMap())) if (merged.get(key).length === 0) merged.set(key, value);
+  return merged;
+}
+
+function promised<T extends Client>(client: T, deadlineMs: number, defaults?: Metadata): Promised<T> {
   return new Proxy({} as Promised<T>, {
     get(_target, name: string) {
       const method = (client as unknown as Record<string, UnaryMethod<unknown, unknown>>)[name];
       if (typeof method !== "function") return undefined;
       return (request: unknown, metadata = new Metadata()) =>
         new Promise((resolve, reject) => {
-          method.call(client, request, metadata, { deadline: Date.now() + deadlineMs }, (error, response) =>
+          method.call(client, request, withDefaults(metadata, defaults), { deadline: Date.now() + deadlineMs }, (error, response) =>
             error ? reject(error) : resolve(response),
           );
         });
@@ -56,8 +64,23 @@ export interface ReplayStream extends AsyncIterable<ReplayEventsResponse> {
   cancel(): void;
 }
 
-export function connectClients(address: string, deadlineMs = 10_000): LedgerClients {
-  const creds = credentials.createInsecure();
+/** How a test connects: TLS (with a client certificate for mTLS) and/or an API key. */
+export interface ClientSecurity {
+  /** PEM: the CA that signed the server's certificate, and the client's own certificate and key. */
+  readonly tls?: { readonly ca: Buffer; readonly cert?: Buffer; readonly key?: Buffer };
+  /** Sent as `authorization: Bearer <apiKey>` on every call. */
+  readonly apiKey?: string;
+}
+
+export function connectClients(address: string, deadlineMs = 10_000, security: ClientSecurity = {}): LedgerClients {
+  const { tls, apiKey } = security;
+  const creds: ChannelCredentials =
+    tls === undefined ? credentials.createInsecure() : credentials.createSsl(tls.ca, tls.key ?? null, tls.cert ?? null);
+  let defaults: Metadata | undefined;
+  if (apiKey !== undefined) {
+    defaults = new Metadata();
+    defaults.set("authorization", `Bearer ${apiKey}`);
+  }
   const clients = new ClientServiceClient(address, creds);
   const channelOverride = clients.getChannel();
   const options = { channelOverride };
@@ -67,19 +90,19 @@ export function connectClients(address: string, deadlineMs = 10_000): LedgerClie
   const revocation = new RevocationServiceClient(address, creds, options);
   const audit = new AuditServiceClient(address, creds, options);
   const replayStream = (request: ReplayEventsRequest, metadata = new Metadata()): ReplayStream => {
-    const call = audit.replayEvents(request, metadata);
+    const call = audit.replayEvents(request, withDefaults(metadata, defaults));
     return {
       cancel: () => call.cancel(),
       [Symbol.asyncIterator]: () => (call as AsyncIterable<ReplayEventsResponse>)[Symbol.asyncIterator](),
     };
   };
   return {
-    clients: promised(clients, deadlineMs),
-    grants: promised(grants, deadlineMs),
-    tokens: promised(tokens, deadlineMs),
-    introspection: promised(introspection, deadlineMs),
-    revocation: promised(revocation, deadlineMs),
-    audit: promised(audit, deadlineMs),
+    clients: promised(clients, deadlineMs, defaults),
+    grants: promised(grants, deadlineMs, defaults),
+    tokens: promised(tokens, deadlineMs, defaults),
+    introspection: promised(introspection, deadlineMs, defaults),
+    revocation: promised(revocation, deadlineMs, defaults),
+    audit: promised(audit, deadlineMs, defaults),
     replayStream,
     async replay(request, metadata) {
       const events: AuditEvent[] = [];

@@ -40,6 +40,9 @@ export async function startTestLedger(natsUrl: string, overrides: ConfigInput = 
     metricsPort: 0,
     scopeCatalogFile: join(repoRoot, "config/scopes.json"),
     logLevel: "info",
+    // Plaintext on loopback with x-actor, as before callers were authenticated; a test that passes
+    // TLS files gets the authenticated server.
+    insecureDev: overrides.tlsCertFile === undefined,
     ...overrides,
     dataDir,
   });
@@ -79,6 +82,7 @@ export async function spawnLedgerProcess(natsUrl: string, dataDir: string, env: 
       GL_DATA_DIR: dataDir,
       GL_SCOPE_CATALOG: join(repoRoot, "config/scopes.json"),
       GL_METRICS_PORT: "0",
+      GL_INSECURE_DEV: "1",
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],

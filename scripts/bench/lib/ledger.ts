@@ -41,6 +41,8 @@ export async function startLedgerUnderTest(options: StartLedgerOptions = {}): Pr
       GL_DATA_DIR: dataDir,
       GL_SCOPE_CATALOG: join(repoRoot, "config/scopes.json"),
       LOG_LEVEL: "warn",
+      // Benchmarks measure the ledger, not TLS: plaintext on loopback, as `npm start` serves.
+      GL_INSECURE_DEV: "1",
       ...options.env,
     },
     nodeArgs,

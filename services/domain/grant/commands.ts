@@ -45,6 +45,8 @@ export interface RevokeToken {
   readonly now: number;
   readonly tokenId: string;
   readonly reason: string;
+  /** Revoke the token's whole refresh family even for an access token (a leaked token). */
+  readonly wholeFamily?: boolean;
 }
 
 /** What every OAuth flow under a grant loads besides the grant: the client and the subject's watermark. */

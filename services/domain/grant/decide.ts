@@ -114,7 +114,7 @@ function revokeToken(command: RevokeToken, state: GrantState): GrantEvent[] {
   // RFC 7009 §2.2: revoking an inactive token succeeds, and appending again would only add noise.
   // Expiry alone does not count: an expired refresh token still takes its family's access token down.
   if (isTokenRevoked(state, token)) return [];
-  const revokeFamily = token.kind === "refresh_token";
+  const revokeFamily = token.kind === "refresh_token" || command.wholeFamily === true;
   return [
     {
       type: "token.revoked",

@@ -61,6 +61,10 @@ export const concurrencyConflict = (message: string, options?: DomainErrorOption
 export const unauthenticated = (message: string, options?: DomainErrorOptions): DomainError =>
   new DomainError("unauthenticated", message, options);
 
+/** The caller is authenticated but its role does not grant this RPC. */
+export const permissionDenied = (message: string, options?: DomainErrorOptions): DomainError =>
+  new DomainError("permission_denied", message, options);
+
 /** A per-caller limit (e.g. failed client-secret checks) is used up for now; retry later. */
 export const resourceExhausted = (message: string, options?: DomainErrorOptions): DomainError =>
   new DomainError("resource_exhausted", message, options);

@@ -18,7 +18,7 @@ const log = say("roles");
  * and two introspection-only processes, all three serving roles reading the projector's SQLite file
  * read-only and following its checkpoint for min_sequence.
  */
-describe("roles as processes: one projector, two introspection replicas on its file", () => {
+describe("roles as processes: one projector, two introspection replicas on its file (fail closed when it dies)", () => {
   let nats: NatsServer;
   let dataDir: string;
   const processes: LedgerProcess[] = [];
@@ -88,5 +88,42 @@ describe("roles as processes: one projector, two introspection replicas on its f
     // A min_sequence beyond the log's head fails closed after the bounded wait.
     const beyond = await attempt(replicas[0]!.introspection.introspect({ token: "x", minSequence: 1_000_000 }));
     expect(beyond.ok ? "OK" : beyond.code).toBe(status.UNAVAILABLE);
+
+    // The projector dies while writes go on: the replicas cannot confirm they are within the bound,
+    // fail closed, and serve again once a projector runs on the file again.
+    const f = await clientAndGrant(write);
+    const t = await issue(write, f.grantId, { refresh: false });
+    for (const replica of replicas) expect((await replica.introspection.introspect({ token: t.accessToken, minSequence: t.sequence })).active).toBe(true);
+    await projector.kill("SIGKILL");
+    const killedAt = Date.now();
+    const revoked = await write.revocation.revokeGrant({ requestId: randomUUID(), grantId: f.grantId, reason: "projector down" }, md);
+    const closedAfter: number[] = [];
+    for (const replica of replicas) {
+      for (;;) {
+        const o = await attempt(replica.introspection.introspect({ token: t.accessToken }));
+        if (!o.ok) {
+          expect(o.code, o.details).toBe(status.UNAVAILABLE);
+          closedAfter.push(Date.now() - killedAt);
+          break;
+        }
+        // Still within the bound, answering from the last state it could confirm.
+        expect(Date.now() - killedAt).toBeLessThan(3_000 + 500);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    const replicaHealth = connectHealth(replicaB.address);
+    try {
+      expect(await replicaHealth.check("grantledger.v1.IntrospectionService")).toBe("NOT_SERVING");
+      const restarted = await spawnLedgerProcess(nats.url, dataDir, { ...env, GL_ROLES: "projector,checkpointer" });
+      processes.push(restarted);
+      const restartedAt = Date.now();
+      for (const replica of replicas) {
+        expect((await replica.introspection.introspect({ token: t.accessToken, minSequence: revoked.sequence })).active).toBe(false);
+      }
+      expect(await replicaHealth.check("grantledger.v1.IntrospectionService")).toBe("SERVING");
+      log(`projector killed: replicas UNAVAILABLE after ${closedAfter.join(" / ")} ms (bound 3000); a new projector made them serve again, revocation seen, ${Date.now() - restartedAt} ms after it started`);
+    } finally {
+      replicaHealth.close();
+    }
   });
 });

@@ -275,6 +275,13 @@ describe("RevokeToken", () => {
     spec.given(issued).when(revokeToken("rt_1")).then([tokenRevoked({ familyIds: ["rt_1"] })]);
   });
 
+  it("revokes a leaked access token's whole family when asked (RevokeLeakedToken)", () => {
+    spec
+      .given(issued)
+      .when({ type: "RevokeToken", now: T0 + 2 * MINUTE, tokenId: "at_1", reason: "access token reported as leaked", wholeFamily: true })
+      .then([tokenRevoked({ familyIds: ["rt_1"], reason: "access token reported as leaked" })]);
+  });
+
   it("revokes the family of a refresh token that has expired, whose access token may still be live", () => {
     spec
       .given(issued)

@@ -23,6 +23,21 @@ export const protobufPackage = "grantledger.v1";
 
 export const protobufFileName = "grantledger/v1/revocation_service.proto";
 
+export interface RevokeLeakedTokenRequest {
+  requestId: string;
+  /** The candidate token as found (any ledger token kind). */
+  token: string;
+  /**
+   * Where it was found (a URL or a scanner's reference), at most 2048 characters. Optional; neither
+   * logged nor stored, since it may quote the token.
+   */
+  source: string;
+}
+
+/** Deliberately empty: the answer must not tell whether the token existed. */
+export interface RevokeLeakedTokenResponse {
+}
+
 export interface RevokeTokenRequest {
   requestId: string;
   token: string;
@@ -67,6 +82,109 @@ export interface RevokeClientTokensRequest {
 export interface RevokeClientTokensResponse {
   sequence: number;
 }
+
+function createBaseRevokeLeakedTokenRequest(): RevokeLeakedTokenRequest {
+  return { requestId: "", token: "", source: "" };
+}
+
+export const RevokeLeakedTokenRequest: MessageFns<RevokeLeakedTokenRequest> = {
+  encode(message: RevokeLeakedTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.token !== "") {
+      writer.uint32(18).string(message.token);
+    }
+    if (message.source !== "") {
+      writer.uint32(26).string(message.source);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeLeakedTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeLeakedTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRevokeLeakedTokenResponse(): RevokeLeakedTokenResponse {
+  return {};
+}
+
+export const RevokeLeakedTokenResponse: MessageFns<RevokeLeakedTokenResponse> = {
+  encode(_: RevokeLeakedTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeLeakedTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeLeakedTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
 
 function createBaseRevokeTokenRequest(): RevokeTokenRequest {
   return { requestId: "", token: "", tokenTypeHint: undefined, clientId: undefined };
@@ -587,6 +705,22 @@ export const RevocationServiceService = {
       Buffer.from(RevokeClientTokensResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RevokeClientTokensResponse => RevokeClientTokensResponse.decode(value),
   },
+  /**
+   * RevokeLeakedToken is for secret-scanning partners: it checks the format and checksum, revokes a
+   * known token together with its whole refresh family, records that it was reported as leaked, and
+   * answers exactly the same (an empty response) whether the token was known, unknown or malformed.
+   */
+  revokeLeakedToken: {
+    path: "/grantledger.v1.RevocationService/RevokeLeakedToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RevokeLeakedTokenRequest): Buffer =>
+      Buffer.from(RevokeLeakedTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevokeLeakedTokenRequest => RevokeLeakedTokenRequest.decode(value),
+    responseSerialize: (value: RevokeLeakedTokenResponse): Buffer =>
+      Buffer.from(RevokeLeakedTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevokeLeakedTokenResponse => RevokeLeakedTokenResponse.decode(value),
+  },
 } as const;
 
 export interface RevocationServiceServer extends UntypedServiceImplementation {
@@ -604,6 +738,12 @@ export interface RevocationServiceServer extends UntypedServiceImplementation {
    * holds so far, without suspending it: one watermark event. New tokens can be issued after it.
    */
   revokeClientTokens: handleUnaryCall<RevokeClientTokensRequest, RevokeClientTokensResponse>;
+  /**
+   * RevokeLeakedToken is for secret-scanning partners: it checks the format and checksum, revokes a
+   * known token together with its whole refresh family, records that it was reported as leaked, and
+   * answers exactly the same (an empty response) whether the token was known, unknown or malformed.
+   */
+  revokeLeakedToken: handleUnaryCall<RevokeLeakedTokenRequest, RevokeLeakedTokenResponse>;
 }
 
 export interface RevocationServiceClient extends Client1 {
@@ -676,6 +816,26 @@ export interface RevocationServiceClient extends Client1 {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RevokeClientTokensResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * RevokeLeakedToken is for secret-scanning partners: it checks the format and checksum, revokes a
+   * known token together with its whole refresh family, records that it was reported as leaked, and
+   * answers exactly the same (an empty response) whether the token was known, unknown or malformed.
+   */
+  revokeLeakedToken(
+    request: RevokeLeakedTokenRequest,
+    callback: (error: ServiceError | null, response: RevokeLeakedTokenResponse) => void,
+  ): ClientUnaryCall;
+  revokeLeakedToken(
+    request: RevokeLeakedTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RevokeLeakedTokenResponse) => void,
+  ): ClientUnaryCall;
+  revokeLeakedToken(
+    request: RevokeLeakedTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RevokeLeakedTokenResponse) => void,
   ): ClientUnaryCall;
 }
 

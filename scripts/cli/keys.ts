@@ -1,0 +1,49 @@
+import { loadConfig } from "../../services/config/config.js";
+import { loadKeyring } from "../../services/config/keys.js";
+import { callersFile } from "../../services/app/security.js";
+import { createApiKey, revokeApiKeys } from "../../services/security/api-keys.js";
+
+const fail = (message: string, code: number): number => {
+  process.stderr.write(`${message}\n`);
+  return code;
+};
+
+/**
+ * `grant-ledger keys create-api-key <caller>`: mints an API key for `caller`, stores only its keyed
+ * hash in the callers file (`<dataDir>/callers.json` or GL_CALLERS_FILE) and prints the key once.
+ */
+export async function keysCreateApiKey(args: string[]): Promise<number> {
+  const [caller, ...extra] = args;
+  if (caller === undefined || extra.length > 0 || caller.startsWith("-")) return fail("usage: grant-ledger keys create-api-key <caller>", 2);
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    return fail(error instanceof Error ? error.message : String(error), 2);
+  }
+  try {
+    const file = callersFile(config);
+    const { id, key } = createApiKey(file, loadKeyring(config), caller);
+    process.stderr.write(`API key ${id} for caller "${caller}" stored (hash only) in ${file}; it is shown once:\n`);
+    process.stdout.write(`${key}\n`);
+    return Promise.resolve(0);
+  } catch (error) {
+    return fail(error instanceof Error ? error.message : String(error), 1);
+  }
+}
+
+/** `grant-ledger keys revoke-api-key <key id | caller>`: revokes one key, or every key of a caller. */
+export async function keysRevokeApiKey(args: string[]): Promise<number> {
+  const [target, ...extra] = args;
+  if (target === undefined || extra.length > 0) return fail("usage: grant-ledger keys revoke-api-key <key id | caller>", 2);
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    return fail(error instanceof Error ? error.message : String(error), 2);
+  }
+  const revoked = revokeApiKeys(callersFile(config), target);
+  if (revoked === 0) return fail(`no active API key matches "${target}"`, 1);
+  process.stdout.write(`revoked ${revoked} API key(s); running servers notice within a second\n`);
+  return Promise.resolve(0);
+}

@@ -1,0 +1,44 @@
+/** A token-bucket rate: `perSecond` refill, `burst` capacity; `perSecond` 0 turns the limit off. */
+export interface Rate {
+  readonly perSecond: number;
+  readonly burst: number;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/**
+ * Per-key token buckets (the idea of services/commands/client-auth.ts, over every call instead of
+ * failed ones). In process: N serving processes allow N × the rate. Least recently used keys are
+ * dropped beyond `maxKeys`, so a flood of identities cannot grow memory without bound.
+ */
+export class RateLimiter {
+  readonly #buckets = new Map<string, Bucket>();
+  readonly #maxKeys: number;
+
+  constructor(maxKeys = 100_000) {
+    this.#maxKeys = maxKeys;
+  }
+
+  /** Takes one token from `key`'s bucket at `rate`; false when it is empty (the call is refused). */
+  take(key: string, rate: Rate, now: number): boolean {
+    if (rate.perSecond <= 0) return true;
+    const existing = this.#buckets.get(key);
+    const bucket = existing ?? { tokens: rate.burst, at: now };
+    if (existing !== undefined) {
+      bucket.tokens = Math.min(rate.burst, bucket.tokens + (Math.max(0, now - bucket.at) * rate.perSecond) / 1000);
+      bucket.at = now;
+      this.#buckets.delete(key); // re-inserted below: the map's order is least recently used first
+    }
+    this.#buckets.set(key, bucket);
+    if (this.#buckets.size > this.#maxKeys) {
+      const oldest = this.#buckets.keys().next();
+      if (!oldest.done) this.#buckets.delete(oldest.value);
+    }
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+}
