@@ -77,18 +77,20 @@ export function unary<Req, Res, Input>(
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     const started = performance.now();
     const body = call.request as { requestId?: unknown };
-    const requestId =
-      typeof body.requestId === "string" && PRINTABLE.test(body.requestId)
-        ? body.requestId
-        : (header(call.metadata, "x-request-id") ?? randomUUID());
+    // The request id and the child logger are made only when something uses them: on the
+    // introspection hot path with info logging off, neither is.
+    let requestId =
+      typeof body.requestId === "string" && PRINTABLE.test(body.requestId) ? body.requestId : header(call.metadata, "x-request-id");
+    const requestIdOf = (): string => (requestId ??= randomUUID());
     // Authenticate → authorize → rate limit, before the request is even validated.
     const admitted = admitCall(logger, call, method);
     const actor = admitted.caller?.identity ?? "unauthenticated";
-    const log = logger.child({ method, requestId, actor });
+    let log: Logger | undefined;
+    const logOf = (): Logger => (log ??= logger.child({ method, requestId: requestIdOf(), actor }));
     const finish = (code: number, error?: unknown): void => {
       const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-      if (code === 13) log.error({ grpcCode: code, durationMs, err: error }, "rpc failed");
-      else log.info({ grpcCode: code, durationMs }, "rpc");
+      if (code === 13) logOf().error({ grpcCode: code, durationMs, err: error }, "rpc failed");
+      else if (logger.isLevelEnabled("info")) logOf().info({ grpcCode: code, durationMs }, "rpc");
       observers.get(logger)?.rpc(method, code, durationMs);
     };
     if (admitted.caller === undefined) {
@@ -97,7 +99,18 @@ export function unary<Req, Res, Input>(
       callback(failure, null);
       return;
     }
-    const ctx: RpcContext = { actor, requestId, now: Date.now, log, method, caller: admitted.caller };
+    const ctx: RpcContext = {
+      actor,
+      get requestId() {
+        return requestIdOf();
+      },
+      now: Date.now,
+      get log() {
+        return logOf();
+      },
+      method,
+      caller: admitted.caller,
+    };
     const parsed = schema.safeParse(call.request);
     if (!parsed.success) {
       const failure = toServiceError(parsed.error);
