@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createKeyring, type Keyring } from "../crypto/keys.js";
 import { generateSignerKey, parseSignerKey, type NoteSigner } from "../transparency/note.js";
@@ -11,6 +11,24 @@ function decodeKey(text: string): Buffer {
 }
 
 /**
+ * Creates a dev key file (mode 0600) unless another process did first. The content is written to a
+ * private temp file and linked into place, so a process starting at the same moment never reads a
+ * half-written key: it either finds the whole file or creates its own and loses the link race.
+ */
+function createOnce(file: string, content: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  writeFileSync(temp, content, { mode: 0o600, flag: "wx" });
+  try {
+    linkSync(temp, file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  } finally {
+    unlinkSync(temp);
+  }
+}
+
+/**
  * The keyring from GL_TOKEN_HASH_KEY, or for development a key generated once into
  * `<dataDir>/keys/token-hash.key` (mode 0600) so tokens survive restarts.
  */
@@ -19,10 +37,7 @@ export function loadKeyring(config: Config): Keyring {
     return createKeyring({ id: config.tokenHashKeyId, secret: decodeKey(config.tokenHashKey) });
   }
   const file = join(config.dataDir, "keys", "token-hash.key");
-  if (!existsSync(file)) {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    writeFileSync(file, randomBytes(32).toString("base64") + "\n", { mode: 0o600, flag: "wx" });
-  }
+  if (!existsSync(file)) createOnce(file, randomBytes(32).toString("base64") + "\n");
   return createKeyring({ id: config.tokenHashKeyId, secret: decodeKey(readFileSync(file, "utf8")) });
 }
 
@@ -43,13 +58,7 @@ export const checkpointKeyFiles = (config: Config): { signer: string; verifier: 
 export function loadCheckpointSigner(config: Config): NoteSigner {
   const files = checkpointKeyFiles(config);
   if (config.checkpointSigningKey === undefined && !existsSync(files.signer)) {
-    mkdirSync(dirname(files.signer), { recursive: true, mode: 0o700 });
-    try {
-      writeFileSync(files.signer, generateSignerKey(checkpointOrigin(config)) + "\n", { mode: 0o600, flag: "wx" });
-    } catch (error) {
-      // Another process created it first: use theirs.
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    }
+    createOnce(files.signer, generateSignerKey(checkpointOrigin(config)) + "\n");
   }
   const signer = findCheckpointSigner(config) as NoteSigner;
   if (config.checkpointSigningKey === undefined) writeFileSync(files.verifier, signer.verifierKey + "\n", { mode: 0o644 });
