@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { z } from "zod";
 import { CURRENT_SCHEMA_VERSION, parseEvent, type LedgerEvent } from "../domain/events.js";
 import { validationError } from "../domain/shared/errors.js";
 import { aggregateFromSubject, DEFAULT_SUBJECT_ROOT } from "./subjects.js";
@@ -36,15 +35,46 @@ export class EnvelopeDecodeError extends Error {
   }
 }
 
-const bodySchema = z.object({
-  v: z.literal(ENVELOPE_VERSION),
-  id: z.string().min(1),
-  at: z.number().int(),
-  actor: z.string(),
-  requestId: z.string(),
-  prev: z.string().nullable(),
-  events: z.array(z.object({ type: z.string(), v: z.number().int().positive(), data: z.unknown() })).min(1),
-});
+/** The envelope as stored, after {@link checkBody}. */
+interface Body {
+  readonly v: typeof ENVELOPE_VERSION;
+  readonly id: string;
+  readonly at: number;
+  readonly actor: string;
+  readonly requestId: string;
+  readonly prev: string | null;
+  readonly events: readonly { readonly type: string; readonly v: number; readonly data: unknown }[];
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * Checks the envelope's shape: `v` 1, `id` a non-empty string, `at` a (safe) integer, `actor` and
+ * `requestId` strings, `prev` a string or null, and at least one event of `{ type: string, v:
+ * positive integer, data }`. Returns the first problem, or undefined. Hand-written rather than zod:
+ * it runs for every message of every read (replay, projections, aggregate loads, verify), and the
+ * shape is small and fixed (a new envelope is a new `v`); the events' data is still validated by
+ * its zod schema in {@link parseEvent}.
+ */
+function checkBody(raw: unknown): string | undefined {
+  if (!isRecord(raw)) return "not an object";
+  if (raw.v !== ENVELOPE_VERSION) return `v: expected ${ENVELOPE_VERSION}`;
+  if (typeof raw.id !== "string" || raw.id.length === 0) return "id: expected a non-empty string";
+  if (!Number.isSafeInteger(raw.at)) return "at: expected an integer";
+  if (typeof raw.actor !== "string") return "actor: expected a string";
+  if (typeof raw.requestId !== "string") return "requestId: expected a string";
+  if (raw.prev !== null && typeof raw.prev !== "string") return "prev: expected a string or null";
+  const events = raw.events;
+  if (!Array.isArray(events) || events.length === 0) return "events: expected a non-empty array";
+  for (let i = 0; i < events.length; i++) {
+    const e: unknown = events[i];
+    if (!isRecord(e)) return `events[${i}]: expected an object`;
+    if (typeof e.type !== "string") return `events[${i}].type: expected a string`;
+    if (!Number.isSafeInteger(e.v) || (e.v as number) < 1) return `events[${i}].v: expected a positive integer`;
+  }
+  return undefined;
+}
 
 /** SHA-256 (hex) of the exact body bytes: a message's `hash`, and the `prev` of the next one. */
 export const hashBody = (body: Uint8Array): string => createHash("sha256").update(body).digest("hex");
@@ -105,8 +135,9 @@ export interface StoredMessage {
 }
 
 /**
- * Decodes and validates a stored message: envelope shape (zod), the aggregate from the subject, and
- * every event through `parseEvent`, which upcasts old schema versions. Throws
+ * Decodes and validates a stored message: envelope shape ({@link checkBody}), the aggregate from the
+ * subject, and every event through `parseEvent` (zod), which upcasts old schema versions. `hash` is a
+ * getter, computed from the body on first access. Throws
  * {@link EnvelopeDecodeError}.
  */
 export function decodeEnvelope(message: StoredMessage, subjectRoot: string = DEFAULT_SUBJECT_ROOT): RecordedEnvelope {
@@ -119,9 +150,9 @@ export function decodeEnvelope(message: StoredMessage, subjectRoot: string = DEF
   } catch (cause) {
     throw new EnvelopeDecodeError(seq, subject, "body is not UTF-8 JSON", { cause });
   }
-  const parsed = bodySchema.safeParse(raw);
-  if (!parsed.success) throw new EnvelopeDecodeError(seq, subject, `bad envelope: ${parsed.error.message}`, { cause: parsed.error });
-  const b = parsed.data;
+  const problem = checkBody(raw);
+  if (problem !== undefined) throw new EnvelopeDecodeError(seq, subject, `bad envelope: ${problem}`);
+  const b = raw as Body;
   const events = b.events.map((e, i) => {
     try {
       return parseEvent(e.type, e.v, e.data);
@@ -130,6 +161,9 @@ export function decodeEnvelope(message: StoredMessage, subjectRoot: string = DEF
       throw new EnvelopeDecodeError(seq, subject, `events[${i}] (${e.type}@${e.v}) is invalid: ${reason}`, { cause });
     }
   });
+  // The hash is computed on first read: chain checks, aggregate loads and checkpoints read it,
+  // projections and replay never do (SHA-256 of a body costs about as much as the rest of decoding).
+  let hash: string | undefined;
   return {
     seq,
     aggregate,
@@ -138,7 +172,9 @@ export function decodeEnvelope(message: StoredMessage, subjectRoot: string = DEF
     actor: b.actor,
     requestId: b.requestId,
     prev: b.prev,
-    hash: hashBody(body),
+    get hash(): string {
+      return (hash ??= hashBody(body));
+    },
     storedAt,
     msgId,
     events,

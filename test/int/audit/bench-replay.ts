@@ -1,7 +1,8 @@
 /**
  * Replay throughput vs a raw read of the same stream: `npx tsx test/int/audit/bench-replay.ts [N]`
  * (default 100 000 messages). Not a test (no assertions). Fills a fresh stream with realistic
- * messages (grant creations and token issues over many grants), then times, best of 3:
+ * messages (grant creations and token issues over many grants), then times 3 runs of each (best and
+ * median wall time, median CPU time of this process per item; ratios of the medians):
  * - raw: an ordered consumer reading every message to the head, bodies untouched;
  * - replay: services/audit replayEvents (decode + validate every event, no filter);
  * - replay → jsonl: the same, formatted as `audit replay --format jsonl` lines;
@@ -20,6 +21,8 @@ import { subjectFor } from "../../../services/eventlog/subjects.js";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { AuditServiceClient, AuditServiceService } from "../../../services/gen/grantledger/v1/audit_service.js";
 import { auditService } from "../../../services/grpc/audit-service.js";
+import { CallerGate } from "../../../services/grpc/auth.js";
+import { guardRpcs } from "../../../services/grpc/handler.js";
 import type { AuditReadModel } from "../../../projections/audit/queries.js";
 import type { AppendRequest } from "../../../services/eventlog/types.js";
 import { startNatsServer } from "../../support/nats-server.js";
@@ -103,9 +106,12 @@ async function replay(format: boolean, filter = {}): Promise<number> {
 
 // The AuditService over a real gRPC connection (loopback), client reading the whole stream.
 const grpcServer = new Server();
+const grpcLogger = pino({ level: "silent" });
+// Caller security as under --insecure-dev (the gate refuses every call without one).
+guardRpcs(grpcLogger, new CallerGate({ insecureDev: true, rates: { introspect: { perSecond: 0, burst: 0 }, secretChecks: { perSecond: 0, burst: 0 } }, logger: grpcLogger }));
 grpcServer.addService(
   AuditServiceService,
-  auditService({ logger: pino({ level: "silent" }), log, readModel: {} as AuditReadModel, freshness: { appliedSeq: () => 0, waitFor: async () => false }, minSequenceWaitMs: 0 }),
+  auditService({ logger: grpcLogger, log, readModel: {} as AuditReadModel, freshness: { appliedSeq: () => 0, waitFor: async () => false }, minSequenceWaitMs: 0 }),
 );
 const port = await new Promise<number>((resolve, reject) =>
   grpcServer.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
@@ -117,24 +123,38 @@ async function viaGrpc(): Promise<number> {
   return n;
 }
 
-async function time(label: string, fn: () => Promise<number>): Promise<number> {
-  let best = Number.POSITIVE_INFINITY;
+/** Best and median wall time of 3 runs, and the median CPU time of this process per item (steadier on a shared machine). */
+async function time(label: string, fn: () => Promise<number>): Promise<{ wallMs: number; cpuUsPerItem: number }> {
+  const walls: number[] = [];
+  const cpus: number[] = [];
   let count = 0;
   for (let i = 0; i < 3; i++) {
+    const cpu = process.cpuUsage();
     const t = performance.now();
     count = await fn();
-    best = Math.min(best, performance.now() - t);
+    walls.push(performance.now() - t);
+    const used = process.cpuUsage(cpu);
+    cpus.push((used.user + used.system) / Math.max(1, count));
   }
-  console.log(`${label.padEnd(28)} ${String(count).padStart(8)} items  ${best.toFixed(0).padStart(6)} ms  ${Math.round((count / best) * 1000)} /s`);
-  return best;
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[1] as number;
+  const best = Math.min(...walls);
+  console.log(
+    `${label.padEnd(28)} ${String(count).padStart(8)} items  best ${best.toFixed(0).padStart(6)} ms  median ${median(walls).toFixed(0).padStart(6)} ms  ` +
+      `${Math.round((count / best) * 1000)} /s  CPU ${median(cpus).toFixed(1)} µs/item`,
+  );
+  return { wallMs: median(walls), cpuUsPerItem: median(cpus) };
 }
 
-const rawMs = await time("raw ordered consumer", raw);
-const replayMs = await time("replayEvents", () => replay(false));
-const jsonlMs = await time("replayEvents → jsonl", () => replay(true));
-const grpcMs = await time("ReplayEvents over gRPC", viaGrpc);
+const rawT = await time("raw ordered consumer", raw);
+const replayT = await time("replayEvents", () => replay(false));
+const jsonlT = await time("replayEvents → jsonl", () => replay(true));
+const grpcT = await time("ReplayEvents over gRPC", viaGrpc);
 await time("replay one user (filtered)", () => replay(false, { subject: "user-42" }));
-console.log(`ratio replay/raw ${(replayMs / rawMs).toFixed(2)}  jsonl/raw ${(jsonlMs / rawMs).toFixed(2)}  grpc/raw ${(grpcMs / rawMs).toFixed(2)}`);
+const ratios = (pick: (t: { wallMs: number; cpuUsPerItem: number }) => number): string =>
+  `replay/raw ${(pick(replayT) / pick(rawT)).toFixed(2)}  jsonl/raw ${(pick(jsonlT) / pick(rawT)).toFixed(2)}  grpc/raw ${(pick(grpcT) / pick(rawT)).toFixed(2)}`;
+console.log(`median wall ratio  ${ratios((t) => t.wallMs)}`);
+// gRPC: client and server share this process, so its CPU is both ends.
+console.log(`CPU/item ratio     ${ratios((t) => t.cpuUsPerItem)}`);
 
 client.close();
 grpcServer.forceShutdown();
