@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -62,6 +63,7 @@ describe("e2e: no plaintext token or secret is ever written anywhere", () => {
     const { api } = e2e;
     const md = actor("secret-test");
     const grants: { grantId: string; clientId: string }[] = [];
+    const clientSecrets = new Map<string, string>();
     for (let i = 0; i < 6; i++) {
       const confidential = i % 3 !== 2;
       const requestId = rid();
@@ -77,6 +79,7 @@ describe("e2e: no plaintext token or secret is ever written anywhere", () => {
       // A retry goes through the sealed outcome store.
       expect(await api.clients.registerClient(request, md)).toEqual(c);
       if (confidential) secrets.push(c.clientSecret);
+      clientSecrets.set(c.clientId, c.clientSecret);
       canaries.push(c.clientId);
       const g = await api.grants.createGrant(
         { requestId: rid(), subject: `secret-user-${i}`, clientId: c.clientId, scopes: ["zone:read", "offline_access"], resources: [`acct-${i}`], expiresAt: undefined },
@@ -134,13 +137,44 @@ describe("e2e: no plaintext token or secret is ever written anywhere", () => {
     wrong.set("authorization", `Bearer ${apiKey.slice(0, -1)}x`);
     await expect(api.introspection.introspect({ token: first.access, tokenTypeHint: undefined, minSequence: undefined }, wrong)).rejects.toThrow();
 
+    // The OAuth flows: an authorization code (PKCE), its redemption and a replay of it, a refresh
+    // rotation and a reuse of the consumed token, client credentials, a rotated client secret.
+    const oauthGrant = grants[3];
+    const oauthSecret = oauthGrant === undefined ? undefined : clientSecrets.get(oauthGrant.clientId);
+    if (oauthGrant === undefined || oauthSecret === undefined || oauthSecret === "") throw new Error("no confidential grant");
+    const client = { clientId: oauthGrant.clientId, clientSecret: oauthSecret };
+    const verifier = randomBytes(32).toString("base64url");
+    const codeChallenge = createHash("sha256").update(verifier).digest("base64url");
+    const redirectUri = "https://secret.example.com/cb";
+    const code = await api.tokens.issueAuthorizationCode(
+      { requestId: rid(), grantId: oauthGrant.grantId, redirectUri, codeChallenge, codeChallengeMethod: "S256", scopes: [] },
+      md,
+    );
+    secrets.push(code.code);
+    const redeem = { code: code.code, ...client, redirectUri, codeVerifier: verifier };
+    const redeemed = await api.tokens.redeemAuthorizationCode({ requestId: rid(), ...redeem }, md);
+    secrets.push(redeemed.accessToken, redeemed.refreshToken);
+    const rotated = await api.tokens.refreshTokens({ requestId: rid(), refreshToken: redeemed.refreshToken, ...client, scopes: [] }, md);
+    secrets.push(rotated.accessToken, rotated.refreshToken);
+    await expect(api.tokens.refreshTokens({ requestId: rid(), refreshToken: redeemed.refreshToken, ...client, scopes: [] }, md)).rejects.toThrow();
+    await expect(api.tokens.redeemAuthorizationCode({ requestId: rid(), ...redeem }, md)).rejects.toThrow();
+    const machine = await api.tokens.clientCredentials({ requestId: rid(), ...client, scopes: [] }, md);
+    secrets.push(machine.accessToken);
+    const newSecret = await api.clients.rotateClientSecret({ requestId: rid(), clientId: client.clientId, overlapSeconds: 60 }, md);
+    secrets.push(newSecret.clientSecret);
+    const machine2 = await api.tokens.clientCredentials({ requestId: rid(), clientId: client.clientId, clientSecret: newSecret.clientSecret, scopes: [] }, md);
+    secrets.push(machine2.accessToken);
+    await expect(
+      api.tokens.clientCredentials({ requestId: rid(), clientId: client.clientId, clientSecret: `${newSecret.clientSecret.slice(0, -1)}x`, scopes: [] }, md),
+    ).rejects.toThrow();
+
     // Let the read model apply everything and the fire-and-forget outcome records land.
     const head = await e2e.head();
     await introspect(api, first.access, head);
     await sleep(300);
     expect(secrets.length).toBeGreaterThan(60);
     expect(new Set(secrets).size).toBe(secrets.length);
-    for (const s of secrets) expect(s).toMatch(/^gl[arsk]_[0-9A-Za-z]{49}$/);
+    for (const s of secrets) expect(s).toMatch(/^gl[acrsk]_[0-9A-Za-z]{49}$/);
   });
 
   it("the scan itself finds a secret hidden in plain text, hex or base64", () => {
