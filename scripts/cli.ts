@@ -5,7 +5,7 @@ import { auditReplay } from "./cli/audit-replay.js";
 import { auditVerify } from "./cli/audit-verify.js";
 import { certsDev } from "./cli/certs.js";
 import { configCheck } from "./cli/config-check.js";
-import { keysCreateApiKey, keysRevokeApiKey } from "./cli/keys.js";
+import { keysCreateApiKey, keysRevokeApiKey, keysRotate } from "./cli/keys.js";
 import { natsDown, natsUp } from "./cli/nats.js";
 import { projectionsStatus } from "./cli/projections-status.js";
 import { streamInfo, tail } from "./cli/stream.js";
@@ -27,6 +27,10 @@ Commands:
         <data-dir>/callers.json (GL_CALLERS_FILE).
   keys revoke-api-key <key id | caller>
         Revoke one API key, or every key of a caller (running servers notice within a second).
+  keys rotate [--id ID]
+        Make a new token-hash key current in <data-dir>/keys/token-hash (dev keys); older keys keep
+        verifying until their files are deleted. Restart servers to use it. With GL_TOKEN_HASH_KEY
+        set, prints how to rotate through GL_TOKEN_HASH_OLD_KEYS and GL_REQUEST_KEY instead.
   config check [--json]
         Validate the configuration and print the effective values, secrets masked (exit 0/2).
   stream info [--stream NAME] [--no-types] [--json]
@@ -62,6 +66,7 @@ const COMMANDS: Readonly<Record<string, (args: string[]) => Promise<number>>> = 
   "certs dev": certsDev,
   "keys create-api-key": keysCreateApiKey,
   "keys revoke-api-key": keysRevokeApiKey,
+  "keys rotate": keysRotate,
   "config check": configCheck,
   "stream info": streamInfo,
   tail,

@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { ENVIRONMENT, loadConfig, readConfigFile, type Config } from "../../services/config/config.js";
 
 /** Config keys whose values are secrets: printed as set/unset only. */
-const SECRET_KEYS: ReadonlySet<keyof Config> = new Set(["tokenHashKey", "checkpointSigningKey"]);
+const SECRET_KEYS: ReadonlySet<keyof Config> = new Set(["tokenHashKey", "tokenHashOldKeys", "requestKey", "checkpointSigningKey"]);
 
 /** A URL's password (nats://user:pass@host) masked. */
 const maskUrl = (value: string): string => value.replace(/^([a-z]+:\/\/[^:/@]*:)[^@]*@/i, "$1****@");

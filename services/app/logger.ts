@@ -22,6 +22,10 @@ export const REDACT_PATHS = [
   "*.headers.authorization",
   "tokenHashKey",
   "*.tokenHashKey",
+  "tokenHashOldKeys",
+  "*.tokenHashOldKeys",
+  "requestKey",
+  "*.requestKey",
   "apiKey",
   "*.apiKey",
 ];

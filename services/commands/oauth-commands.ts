@@ -45,7 +45,7 @@ export const pkceChallenge = (verifier: string): string => createHash("sha256").
 export const clientGrantId = (clientId: string): string => `cc_${clientId}`;
 
 /** A secret or token as it may enter an idempotency fingerprint: keyed-hashed, never plain. */
-const hidden = (deps: OAuthCommandDeps, value: string): string => (value === "" ? "" : hashToken(deps.keyring.current, value));
+const hidden = (deps: OAuthCommandDeps, value: string): string => (value === "" ? "" : hashToken(deps.keyring.stable, value));
 
 /**
  * The read model's record for a presented token or code, trying every verifying key; when none is

@@ -22,7 +22,7 @@ const NOTHING = { sequence: 0 } as const;
  * calling client owns it → decide on the grant → append. Unknown and foreign tokens answer OK.
  */
 export function revokeToken(deps: LedgerCommandDeps, ctx: CommandContext, input: RevokeTokenInput): Promise<{ sequence: number }> {
-  return idempotent(deps, ctx, "RevokeToken", { token: hashToken(deps.keyring.current, input.token), clientId: input.clientId }, async ({ key }) => {
+  return idempotent(deps, ctx, "RevokeToken", { token: hashToken(deps.keyring.stable, input.token), clientId: input.clientId }, async ({ key }) => {
     const kind = parseTokenKind(input.token);
     if (kind !== "access_token" && kind !== "refresh_token") return NOTHING;
     await deps.lookup.catchUpToHead();
@@ -51,7 +51,7 @@ export function revokeToken(deps: LedgerCommandDeps, ctx: CommandContext, input:
  * the RPC answers all of them the same way.
  */
 export function revokeLeakedToken(deps: LedgerCommandDeps, ctx: CommandContext, input: { readonly token: string }): Promise<{ sequence: number }> {
-  return idempotent(deps, ctx, "RevokeLeakedToken", { token: hashToken(deps.keyring.current, input.token) }, async ({ key }) => {
+  return idempotent(deps, ctx, "RevokeLeakedToken", { token: hashToken(deps.keyring.stable, input.token) }, async ({ key }) => {
     const kind = parseTokenKind(input.token);
     if (kind !== "access_token" && kind !== "refresh_token") return NOTHING;
     await deps.lookup.catchUpToHead();

@@ -52,6 +52,19 @@ export const configSchema = z.object({
   /** 32+ bytes, base64 or hex; when unset a dev key is generated into the data folder. */
   tokenHashKey: z.string().min(1).optional(),
   tokenHashKeyId: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default("k1"),
+  /**
+   * Older token-hash keys that still verify after a rotation, `id:key,id:key` (key base64 or hex):
+   * tokens hashed with them stay valid until they expire. Needs `requestKey`.
+   */
+  tokenHashOldKeys: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=_-]+(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=_-]+)*$/, "expected id:key[,id:key...]")
+    .optional(),
+  /**
+   * `id:key`, the key that does not rotate: request ids, msgIds, outcome sealing and idempotency
+   * fingerprints derive from it. Unset: the token-hash key (what a ledger that never rotated used).
+   */
+  requestKey: z.string().regex(/^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=_-]+$/, "expected id:key").optional(),
   accessTokenTtlSeconds: seconds(86_400).default(3600),
   maxAccessTokenTtlSeconds: seconds(86_400).default(86_400),
   refreshTokenTtlSeconds: seconds(365 * 86_400).default(30 * 86_400),
@@ -171,6 +184,8 @@ export const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   GL_SCOPE_CATALOG: "scopeCatalogFile",
   GL_TOKEN_HASH_KEY: "tokenHashKey",
   GL_TOKEN_HASH_KEY_ID: "tokenHashKeyId",
+  GL_TOKEN_HASH_OLD_KEYS: "tokenHashOldKeys",
+  GL_REQUEST_KEY: "requestKey",
   GL_ACCESS_TOKEN_TTL_SECONDS: "accessTokenTtlSeconds",
   GL_MAX_ACCESS_TOKEN_TTL_SECONDS: "maxAccessTokenTtlSeconds",
   GL_REFRESH_TOKEN_TTL_SECONDS: "refreshTokenTtlSeconds",

@@ -43,18 +43,24 @@ const active = (t: ActiveToken): IntrospectResponse => ({
 });
 
 /**
- * RFC 7662 over gRPC, answered from the read model only (never the log, never a write): reject
- * malformed tokens by checksum before any lookup, then one point lookup per verifying key.
+ * RFC 7662 over gRPC, answered from the read model only (never the log, never a write). Every
+ * inactive path does the same work here, so timing does not tell malformed from unknown from
+ * revoked: one keyed hash and one point lookup per verifying key, always all of them (no early exit
+ * on a hit, none on a bad checksum). A malformed token is looked up under a hash that cannot exist
+ * (no key id holds a `!`) and whatever comes back is ignored. A resource-hidden token still costs
+ * the read model building its row (README, Security: the remaining gap).
  */
 export function introspectionService(deps: GrpcDeps): IntrospectionServiceServer {
   const lookup = (token: string, now: number): ActiveToken | undefined => {
     const kind = parseTokenKind(token);
-    if (kind !== "access_token" && kind !== "refresh_token") return undefined;
+    const wellFormed = kind === "access_token" || kind === "refresh_token";
+    let hit: ActiveToken | undefined;
     for (const key of deps.keyring.verifying) {
-      const found = deps.readModel.introspect(hashToken(key, token), now);
-      if (found !== undefined) return found.kind === kind ? found : undefined;
+      const hash = hashToken(key, token);
+      const found = deps.readModel.introspect(wellFormed ? hash : `!${hash}`, now);
+      hit ??= found;
     }
-    return undefined;
+    return wellFormed && hit?.kind === kind ? hit : undefined;
   };
   return {
     introspect: unary(deps.logger, "Introspect", schema, async (input, ctx) => {
@@ -62,10 +68,11 @@ export function introspectionService(deps: GrpcDeps): IntrospectionServiceServer
       // After the min_sequence wait: that may be what brings the read model back within the bound.
       await assertFresh(deps.staleness, Math.min(deps.minSequenceWaitMs, 1000));
       const found = lookup(input.token, ctx.now());
-      // A caller restricted to some resources sees any other token exactly like an unknown one.
+      // A caller restricted to some resources sees any other token exactly like an unknown one
+      // (checked for an unknown one too, against no resources: the same steps either way).
       const allowed = ctx.caller.resources;
-      if (found === undefined || (allowed !== undefined && !servesAny(allowed, found.resources))) return INACTIVE;
-      return active(found);
+      const visible = allowed === undefined || servesAny(allowed, found?.resources ?? []);
+      return found === undefined || !visible ? INACTIVE : active(found);
     }),
   };
 }

@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { INACTIVE_KINDS, introspectionRig, type IntrospectionRig, type WorkCounts } from "../../support/introspection-bench.js";
+
+/**
+ * RFC 7662 privacy: an inactive answer must not say why, in its body or in its cost. Timing itself
+ * is measured by scripts/bench/introspect-inactive.ts (never asserted here); this test pins the
+ * work that timing comes from: keyed hashes and read-model lookups per call.
+ */
+describe("Introspect: every inactive token costs the same work", () => {
+  let rig: IntrospectionRig;
+  beforeAll(() => {
+    rig = introspectionRig();
+  });
+  afterAll(() => rig.close());
+
+  const measure = async (token: string): Promise<{ work: WorkCounts; active: boolean; body: unknown }> => {
+    const before = { ...rig.counts };
+    const answer = await rig.introspect(token);
+    return { work: { hmacs: rig.counts.hmacs - before.hmacs, lookups: rig.counts.lookups - before.lookups }, active: answer.active, body: answer };
+  };
+
+  it("the fixture's active token (hashed with the older key) is active: the rig works", async () => {
+    const answer = await measure(rig.tokens.active);
+    expect(answer.active).toBe(true);
+    expect(answer.work).toEqual({ hmacs: 2, lookups: 2 });
+  });
+
+  it("malformed, unknown, revoked and resource-hidden tokens: one HMAC and one lookup per verifying key, the same frozen answer", async () => {
+    const verifying = rig.keyring.verifying.length;
+    expect(verifying).toBe(2);
+    const results: Array<readonly [string, Awaited<ReturnType<typeof measure>>]> = [];
+    // One at a time: the counters are shared.
+    for (const kind of INACTIVE_KINDS) results.push([kind, await measure(rig.tokens[kind])]);
+    const first = results[0]?.[1];
+    for (const [kind, result] of results) {
+      expect(result.active, kind).toBe(false);
+      expect(result.work, kind).toEqual({ hmacs: verifying, lookups: verifying });
+      // The very same object: no field can differ.
+      expect(result.body, kind).toBe(first?.body);
+    }
+  });
+
+  it("repeated and interleaved calls do not change the count (no cache short-cuts one kind)", async () => {
+    for (let round = 0; round < 3; round++) {
+      for (const kind of [...INACTIVE_KINDS].reverse()) {
+        expect((await measure(rig.tokens[kind])).work, `${kind} round ${round}`).toEqual({ hmacs: 2, lookups: 2 });
+      }
+    }
+  });
+});
