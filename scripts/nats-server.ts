@@ -91,7 +91,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-const canConnect = (port: number): Promise<boolean> =>
+/** True when something accepts TCP connections on 127.0.0.1:`port`. */
+export const canConnect = (port: number): Promise<boolean> =>
   new Promise((resolveOk) => {
     const socket = tcpConnect({ host: "127.0.0.1", port });
     socket.once("connect", () => {

@@ -1,10 +1,9 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect as tcpConnect } from "node:net";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig, type Config } from "../../services/config/config.js";
-import { natsServerBinary } from "../nats-server.js";
+import { canConnect, natsServerBinary } from "../nats-server.js";
 
 /** Where `nats up` keeps the local server: store, pid file and log, all under `<dataDir>/nats`. */
 export function localNatsFiles(config: Config): { storeDir: string; pidFile: string; logFile: string } {
@@ -28,16 +27,6 @@ export function runningLocalNats(config: Config): number | undefined {
   const pid = Number(readFileSync(pidFile, "utf8").trim());
   return Number.isSafeInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
 }
-
-const canConnect = (port: number): Promise<boolean> =>
-  new Promise((resolveOk) => {
-    const socket = tcpConnect({ host: "127.0.0.1", port });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolveOk(true);
-    });
-    socket.once("error", () => resolveOk(false));
-  });
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

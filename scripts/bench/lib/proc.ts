@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { connect as tcpConnect } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { canConnect } from "../../nats-server.js";
 
 /** The repository root (benchmarks spawn every process from it). */
 export const repoRoot = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
@@ -48,15 +48,7 @@ export function sampleRss(pid: number, intervalMs = 100): { stop(): { peakBytes:
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export const canConnect = (port: number): Promise<boolean> =>
-  new Promise((resolveOk) => {
-    const socket = tcpConnect({ host: "127.0.0.1", port });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolveOk(true);
-    });
-    socket.once("error", () => resolveOk(false));
-  });
+export { canConnect };
 
 /** A child process the benchmark owns: its output is kept for error messages; killed on exit. */
 export interface Child {
