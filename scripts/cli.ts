@@ -7,6 +7,7 @@ import { certsDev } from "./cli/certs.js";
 import { configCheck } from "./cli/config-check.js";
 import { keysCreateApiKey, keysRevokeApiKey, keysRotate } from "./cli/keys.js";
 import { natsDown, natsUp } from "./cli/nats.js";
+import { natsCluster } from "./cli/nats-cluster.js";
 import { projectionsStatus } from "./cli/projections-status.js";
 import { streamInfo, tail } from "./cli/stream.js";
 import { serve } from "./cli/serve.js";
@@ -43,6 +44,9 @@ Commands:
   nats up | nats down
         Start / stop the local JetStream server (127.0.0.1:GL_NATS_PORT, store and pid file in
         <data-dir>/nats) that \`serve\` uses when NATS_URL is unset.
+  nats cluster up | nats cluster down
+        Start / stop a 3-node JetStream cluster on 127.0.0.1 in the background (stores, configs, logs
+        and pid files in <data-dir>/nats-cluster); up prints the NATS_URL to use.
   audit replay [filters] [--format jsonl|table] [--follow] [--output FILE]
         Replay events straight from the log (NATS_URL), filtered; see \`audit replay --help\`.
   audit verify [--stream NAME] [--key VERIFIER_KEY]...
@@ -73,6 +77,7 @@ const COMMANDS: Readonly<Record<string, (args: string[]) => Promise<number>>> = 
   "projections status": projectionsStatus,
   "nats up": natsUp,
   "nats down": natsDown,
+  "nats cluster": natsCluster,
   "audit replay": auditReplay,
   "audit verify": auditVerify,
   "audit checkpoint": auditCheckpoint,

@@ -207,7 +207,8 @@ export async function connectEventLog(options: JetStreamEventLogOptions): Promis
   let nc: NatsConnection;
   try {
     nc = await connect({
-      servers: options.servers,
+      // NATS_URL may list a cluster's nodes comma-separated; the client takes a list, not that string.
+      servers: typeof options.servers === "string" ? options.servers.split(",").map((s) => s.trim()).filter((s) => s !== "") : options.servers,
       name: options.name ?? "grant-ledger",
       maxReconnectAttempts: options.maxReconnectAttempts ?? -1,
       reconnectTimeWait: options.reconnectTimeWaitMs ?? 250,

@@ -43,6 +43,10 @@ export async function startLedgerUnderTest(options: StartLedgerOptions = {}): Pr
       LOG_LEVEL: "warn",
       // Benchmarks measure the ledger, not TLS: plaintext on loopback, as `npm start` serves.
       GL_INSECURE_DEV: "1",
+      // The load generator is one caller: the per-caller introspection limit (2,000/s by default)
+      // would measure the limiter, not the ledger.
+      GL_INTROSPECT_RATE: "1000000",
+      GL_INTROSPECT_BURST: "10000000",
       ...options.env,
     },
     nodeArgs,

@@ -1,0 +1,155 @@
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { loadConfig, type Config } from "../../services/config/config.js";
+import { planCluster, waitForMetaLeader, writeClusterConfigs, type ClusterNodePlan } from "../nats-cluster.js";
+import { canConnect, natsServerBinary } from "../nats-server.js";
+
+const SIZE = 3;
+
+/** `<dataDir>/nats-cluster`: one dir per node (store, config, pid file, log) and `cluster.json` (ports). */
+const clusterDir = (config: Config): string => resolve(join(config.dataDir, "nats-cluster"));
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const nodeFiles = (node: ClusterNodePlan): { pidFile: string; logFile: string } => {
+  const dir = resolve(node.configFile, "..");
+  return { pidFile: join(dir, "nats-server.pid"), logFile: join(dir, "nats-server.log") };
+};
+
+const runningPid = (node: ClusterNodePlan): number | undefined => {
+  const { pidFile } = nodeFiles(node);
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number(readFileSync(pidFile, "utf8").trim());
+  return Number.isSafeInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+};
+
+/** The cluster's plan: the ports of an earlier `up` (kept in cluster.json, so stores and routes agree), else free ones. */
+async function loadPlan(dir: string): Promise<ClusterNodePlan[]> {
+  const stateFile = join(dir, "cluster.json");
+  let ports: { port: number; clusterPort: number }[] | undefined;
+  if (existsSync(stateFile)) {
+    ports = (JSON.parse(readFileSync(stateFile, "utf8")) as { nodes: { port: number; clusterPort: number }[] }).nodes;
+  }
+  const plan = await planCluster(dir, SIZE, ports);
+  if (ports === undefined) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(stateFile, `${JSON.stringify({ nodes: plan.map(({ name, port, clusterPort }) => ({ name, port, clusterPort })) }, null, 2)}\n`);
+  }
+  return plan;
+}
+
+function configOrExit(args: string[]): Config | number {
+  try {
+    parseArgs({ args, options: {}, strict: true });
+    return loadConfig(process.env);
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    return 2;
+  }
+}
+
+const urlsOf = (plan: readonly ClusterNodePlan[]): string => plan.map((n) => `nats://127.0.0.1:${n.port}`).join(",");
+
+/**
+ * `grant-ledger nats cluster up`: starts a 3-node JetStream cluster in the background (127.0.0.1,
+ * under `<dataDir>/nats-cluster`, a pid file per node), waits until it has a JetStream meta leader
+ * with every peer, and prints the NATS_URL to use. Exit 0 when it runs, 1 when it failed, 2 on bad
+ * configuration.
+ */
+export async function natsClusterUp(args: string[]): Promise<number> {
+  const config = configOrExit(args);
+  if (typeof config === "number") return config;
+  const dir = clusterDir(config);
+  const plan = await loadPlan(dir);
+  await writeClusterConfigs(plan);
+  const binary = await natsServerBinary();
+  for (const node of plan) {
+    if (runningPid(node) !== undefined) continue;
+    for (const port of [node.port, node.clusterPort]) {
+      if (await canConnect(port)) {
+        process.stderr.write(`port ${port} of ${node.name} is taken by another process; remove ${join(dir, "cluster.json")} to pick new ports\n`);
+        return 1;
+      }
+    }
+    const { pidFile, logFile } = nodeFiles(node);
+    const out = openSync(logFile, "a");
+    const child = spawn(binary, ["-js", "-c", node.configFile], { detached: true, stdio: ["ignore", out, out] });
+    closeSync(out);
+    if (child.pid === undefined) {
+      process.stderr.write(`could not start ${binary}\n`);
+      return 1;
+    }
+    child.unref();
+    writeFileSync(pidFile, `${child.pid}\n`);
+  }
+  try {
+    await waitForMetaLeader(
+      plan.map((n) => `nats://127.0.0.1:${n.port}`),
+      SIZE,
+      30_000,
+    );
+  } catch (error) {
+    const dead = plan.filter((n) => runningPid(n) === undefined).map((n) => `${n.name} (see ${nodeFiles(n).logFile})`);
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}${dead.length > 0 ? `; not running: ${dead.join(", ")}` : ""}\n`);
+    return 1;
+  }
+  for (const node of plan) {
+    process.stdout.write(`${node.name}: pid ${runningPid(node) ?? "?"}, client 127.0.0.1:${node.port}, route 127.0.0.1:${node.clusterPort}, store ${node.storeDir}\n`);
+  }
+  process.stdout.write(`cluster ready; use:\nexport NATS_URL=${urlsOf(plan)} GL_STREAM_REPLICAS=${SIZE}\n`);
+  return 0;
+}
+
+/**
+ * `grant-ledger nats cluster down`: SIGTERM to every node `nats cluster up` started on this data dir,
+ * waits for them to exit and removes the pid files (stores and ports are kept for the next `up`).
+ * Exit 0 when all are down, 1 when one would not stop within 15 s, 2 on bad configuration.
+ */
+export async function natsClusterDown(args: string[]): Promise<number> {
+  const config = configOrExit(args);
+  if (typeof config === "number") return config;
+  const dir = clusterDir(config);
+  if (!existsSync(join(dir, "cluster.json"))) {
+    process.stdout.write("nats cluster is not running\n");
+    return 0;
+  }
+  const plan = await loadPlan(dir);
+  const pids = plan.map((node) => ({ node, pid: runningPid(node) }));
+  for (const { pid } of pids) if (pid !== undefined) process.kill(pid, "SIGTERM");
+  let code = 0;
+  for (const { node, pid } of pids) {
+    const deadline = Date.now() + 15_000;
+    while (pid !== undefined && alive(pid)) {
+      if (Date.now() > deadline) break;
+      await sleep(50);
+    }
+    if (pid !== undefined && alive(pid)) {
+      process.stderr.write(`${node.name} (pid ${pid}) did not stop within 15 s\n`);
+      code = 1;
+      continue;
+    }
+    rmSync(nodeFiles(node).pidFile, { force: true });
+    process.stdout.write(pid === undefined ? `${node.name} was not running\n` : `${node.name} (pid ${pid}) stopped\n`);
+  }
+  return code;
+}
+
+/** `grant-ledger nats cluster up|down` (the CLI's table dispatches two words; this takes the third). */
+export async function natsCluster(args: string[]): Promise<number> {
+  const [action, ...rest] = args;
+  if (action === "up") return natsClusterUp(rest);
+  if (action === "down") return natsClusterDown(rest);
+  process.stderr.write(`usage: grant-ledger nats cluster up|down\n`);
+  return 2;
+}
