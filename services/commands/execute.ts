@@ -112,7 +112,9 @@ export async function execute<C, E extends LedgerEvent, S>(
     } catch (error) {
       if (!(isDomainError(error) && error.kind === "conflict")) throw error;
       deps.observer?.conflict(aggregate.kind);
-      deps.aggregates.forget(aggregate);
+      // The cached state is still a prefix of the log: the next attempt reads only what came after
+      // it. A short random pause keeps writers that collided from colliding again in lockstep.
+      await pause(Math.random() * Math.min(50, 2 ** attempt));
     }
   }
   throw concurrencyConflict(`too much contention on ${aggregate.kind} ${aggregate.id}; retry the request`);
@@ -148,3 +150,5 @@ async function findOwnAppend<E extends LedgerEvent, S>(
   const own = envelopes.findLast((e) => e.msgId === msgId);
   return own === undefined ? undefined : { seq: own.seq, events: own.events as readonly E[], duplicate: true, state };
 }
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
