@@ -1,38 +1,21 @@
-import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
-import { loadConfig, type Config } from "../../services/config/config.js";
+import type { Config } from "../../services/config/config.js";
 import { planCluster, waitForMetaLeader, writeClusterConfigs, type ClusterNodePlan } from "../nats-cluster.js";
 import { canConnect, natsServerBinary } from "../nats-server.js";
+import { configOrExit, runningPid as pidIn, spawnDetached, waitForExit } from "./daemon.js";
 
 const SIZE = 3;
 
 /** `<dataDir>/nats-cluster`: one dir per node (store, config, pid file, log) and `cluster.json` (ports). */
 const clusterDir = (config: Config): string => resolve(join(config.dataDir, "nats-cluster"));
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-};
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 const nodeFiles = (node: ClusterNodePlan): { pidFile: string; logFile: string } => {
   const dir = resolve(node.configFile, "..");
   return { pidFile: join(dir, "nats-server.pid"), logFile: join(dir, "nats-server.log") };
 };
 
-const runningPid = (node: ClusterNodePlan): number | undefined => {
-  const { pidFile } = nodeFiles(node);
-  if (!existsSync(pidFile)) return undefined;
-  const pid = Number(readFileSync(pidFile, "utf8").trim());
-  return Number.isSafeInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
-};
+const runningPid = (node: ClusterNodePlan): number | undefined => pidIn(nodeFiles(node).pidFile);
 
 /** The cluster's plan: the ports of an earlier `up` (kept in cluster.json, so stores and routes agree), else free ones. */
 async function loadPlan(dir: string): Promise<ClusterNodePlan[]> {
@@ -49,17 +32,7 @@ async function loadPlan(dir: string): Promise<ClusterNodePlan[]> {
   return plan;
 }
 
-function configOrExit(args: string[]): Config | number {
-  try {
-    parseArgs({ args, options: {}, strict: true });
-    return loadConfig(process.env);
-  } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    return 2;
-  }
-}
-
-const urlsOf = (plan: readonly ClusterNodePlan[]): string => plan.map((n) => `nats://127.0.0.1:${n.port}`).join(",");
+const urlsOf = (plan: readonly ClusterNodePlan[]): string[] => plan.map((n) => `nats://127.0.0.1:${n.port}`);
 
 /**
  * `grant-ledger nats cluster up`: starts a 3-node JetStream cluster in the background (127.0.0.1,
@@ -83,22 +56,13 @@ export async function natsClusterUp(args: string[]): Promise<number> {
       }
     }
     const { pidFile, logFile } = nodeFiles(node);
-    const out = openSync(logFile, "a");
-    const child = spawn(binary, ["-js", "-c", node.configFile], { detached: true, stdio: ["ignore", out, out] });
-    closeSync(out);
-    if (child.pid === undefined) {
+    if (spawnDetached(binary, ["-js", "-c", node.configFile], logFile, pidFile) === undefined) {
       process.stderr.write(`could not start ${binary}\n`);
       return 1;
     }
-    child.unref();
-    writeFileSync(pidFile, `${child.pid}\n`);
   }
   try {
-    await waitForMetaLeader(
-      plan.map((n) => `nats://127.0.0.1:${n.port}`),
-      SIZE,
-      30_000,
-    );
+    await waitForMetaLeader(urlsOf(plan), SIZE, 30_000);
   } catch (error) {
     const dead = plan.filter((n) => runningPid(n) === undefined).map((n) => `${n.name} (see ${nodeFiles(n).logFile})`);
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}${dead.length > 0 ? `; not running: ${dead.join(", ")}` : ""}\n`);
@@ -107,7 +71,7 @@ export async function natsClusterUp(args: string[]): Promise<number> {
   for (const node of plan) {
     process.stdout.write(`${node.name}: pid ${runningPid(node) ?? "?"}, client 127.0.0.1:${node.port}, route 127.0.0.1:${node.clusterPort}, store ${node.storeDir}\n`);
   }
-  process.stdout.write(`cluster ready; use:\nexport NATS_URL=${urlsOf(plan)} GL_STREAM_REPLICAS=${SIZE}\n`);
+  process.stdout.write(`cluster ready; use:\nexport NATS_URL=${urlsOf(plan).join(",")} GL_STREAM_REPLICAS=${SIZE}\n`);
   return 0;
 }
 
@@ -129,12 +93,7 @@ export async function natsClusterDown(args: string[]): Promise<number> {
   for (const { pid } of pids) if (pid !== undefined) process.kill(pid, "SIGTERM");
   let code = 0;
   for (const { node, pid } of pids) {
-    const deadline = Date.now() + 15_000;
-    while (pid !== undefined && alive(pid)) {
-      if (Date.now() > deadline) break;
-      await sleep(50);
-    }
-    if (pid !== undefined && alive(pid)) {
+    if (pid !== undefined && !(await waitForExit(pid, 15_000))) {
       process.stderr.write(`${node.name} (pid ${pid}) did not stop within 15 s\n`);
       code = 1;
       continue;

@@ -1,9 +1,8 @@
-import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
-import { loadConfig, type Config } from "../../services/config/config.js";
+import type { Config } from "../../services/config/config.js";
 import { canConnect, natsServerBinary } from "../nats-server.js";
+import { alive, configOrExit, runningPid, sleep, spawnDetached, waitForExit } from "./daemon.js";
 
 /** Where `nats up` keeps the local server: store, pid file and log, all under `<dataDir>/nats`. */
 export function localNatsFiles(config: Config): { storeDir: string; pidFile: string; logFile: string } {
@@ -11,34 +10,11 @@ export function localNatsFiles(config: Config): { storeDir: string; pidFile: str
   return { storeDir, pidFile: join(storeDir, "nats-server.pid"), logFile: join(storeDir, "nats-server.log") };
 }
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-};
-
 /** The pid of a `nats up` server still running on this data dir, if any (a stale pid file is ignored). */
 export function runningLocalNats(config: Config): number | undefined {
-  const { pidFile } = localNatsFiles(config);
-  if (!existsSync(pidFile)) return undefined;
-  const pid = Number(readFileSync(pidFile, "utf8").trim());
-  return Number.isSafeInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+  return runningPid(localNatsFiles(config).pidFile);
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function configOrExit(args: string[]): Config | number {
-  try {
-    parseArgs({ args, options: {}, strict: true });
-    return loadConfig(process.env);
-  } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    return 2;
-  }
-}
 
 /**
  * `grant-ledger nats up`: starts the local JetStream server `npm start` uses (127.0.0.1:GL_NATS_PORT,
@@ -62,19 +38,11 @@ export async function natsUp(args: string[]): Promise<number> {
   }
   mkdirSync(storeDir, { recursive: true });
   const binary = await natsServerBinary();
-  const out = openSync(logFile, "a");
-  const child = spawn(binary, ["-js", "-a", "127.0.0.1", "-p", String(config.natsPort), "-sd", storeDir], {
-    detached: true,
-    stdio: ["ignore", out, out],
-  });
-  closeSync(out);
-  const pid = child.pid;
+  const pid = spawnDetached(binary, ["-js", "-a", "127.0.0.1", "-p", String(config.natsPort), "-sd", storeDir], logFile, pidFile);
   if (pid === undefined) {
     process.stderr.write(`could not start ${binary}\n`);
     return 1;
   }
-  child.unref();
-  writeFileSync(pidFile, `${pid}\n`);
   const deadline = Date.now() + 30_000;
   for (;;) {
     const log = existsSync(logFile) ? readFileSync(logFile, "utf8") : "";
@@ -113,13 +81,9 @@ export async function natsDown(args: string[]): Promise<number> {
     return 0;
   }
   process.kill(pid, "SIGTERM");
-  const deadline = Date.now() + 15_000;
-  while (alive(pid)) {
-    if (Date.now() > deadline) {
-      process.stderr.write(`nats-server (pid ${pid}) did not stop within 15 s\n`);
-      return 1;
-    }
-    await sleep(50);
+  if (!(await waitForExit(pid, 15_000))) {
+    process.stderr.write(`nats-server (pid ${pid}) did not stop within 15 s\n`);
+    return 1;
   }
   rmSync(pidFile, { force: true });
   process.stdout.write(`nats-server (pid ${pid}) stopped\n`);
