@@ -124,6 +124,30 @@ export async function waitForMetaLeader(servers: readonly string[], replicas = s
   throw new Error(`JetStream has no meta leader after ${timeoutMs} ms: ${last instanceof Error ? last.message : String(last)}`);
 }
 
+/**
+ * {@link waitForMetaLeader}, restarting the nodes when the cluster does not form within 10 s: now
+ * and then (about 1 in 12 starts here, sequential or not) three fresh nodes elect a meta leader yet
+ * never learn of their peers after sorting out duplicate routes, and a stream with replicas 3 fails
+ * with "no suitable peers for placement" for good. Restarting the nodes forms it. Up to three tries
+ * within `budgetMs`.
+ */
+export async function formCluster(servers: readonly string[], replicas: number, budgetMs: number, restartNodes: () => Promise<void>): Promise<number> {
+  const started = Date.now();
+  const deadline = started + budgetMs;
+  for (let tryNo = 1; ; tryNo++) {
+    const left = deadline - Date.now();
+    try {
+      await waitForMetaLeader(servers, replicas, tryNo < 3 ? Math.min(left, 10_000) : left);
+      return Date.now() - started;
+    } catch (error) {
+      if (tryNo >= 3 || Date.now() >= deadline) {
+        throw new Error(`${error instanceof Error ? error.message : String(error)} (${tryNo} tries in ${Date.now() - started} ms)`, { cause: error });
+      }
+      await restartNodes();
+    }
+  }
+}
+
 /** Options of {@link startNatsCluster}. */
 export interface NatsClusterOptions {
   /** Number of nodes (default 3). */
@@ -134,7 +158,7 @@ export interface NatsClusterOptions {
   baseDir?: string;
   /** Extra nats-server arguments for every node, e.g. `["--sync", "always"]`... see nats-server --help. */
   args?: readonly string[];
-  /** How long to wait for a JetStream meta leader (default 30 s). */
+  /** How long to wait for a JetStream meta leader, restarts included (default 45 s). */
   readyTimeoutMs?: number;
 }
 
@@ -184,17 +208,20 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
   const plan = await planCluster(baseDir, size);
   await writeClusterConfigs(plan, options.name, false);
   const started = Date.now();
-  let servers: NatsServer[] = [];
+  const servers: NatsServer[] = [];
   try {
-    // In parallel: a node logs "Server is ready" without its routes, but a JetStream meta leader
-    // needs a quorum of them.
-    servers = await Promise.all(
-      plan.map((node) =>
-        startNatsServer({ port: node.port, storeDir: node.storeDir, args: ["-c", node.configFile, ...(options.args ?? [])] }),
-      ),
-    );
-    const urls = servers.map((s) => s.url);
-    await waitForMetaLeader(urls, size, options.readyTimeoutMs ?? 30_000);
+    // One after the other: fewer simultaneous route dials (see formCluster for what can still go wrong).
+    for (const node of plan) {
+      servers.push(await startNatsServer({ port: node.port, storeDir: node.storeDir, args: ["-c", node.configFile, ...(options.args ?? [])] }));
+    }
+    try {
+      await formCluster(servers.map((s) => s.url), size, options.readyTimeoutMs ?? 45_000, async () => {
+        for (const server of servers) await server.restart();
+      });
+    } catch (error) {
+      const logs = servers.map((s, i) => `--- ${plan[i]?.name ?? i} ---\n${s.output.slice(-3_000)}`).join("\n");
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\n${logs}`, { cause: error });
+    }
   } catch (error) {
     await Promise.all(servers.map((s) => s.stop()));
     if (ownDir) await rm(baseDir, { recursive: true, force: true });

@@ -34,6 +34,8 @@ export interface NatsServer {
   readonly storeDir: string;
   /** Pid of the current process (changes on restart). */
   readonly pid: number;
+  /** The last ~8 kB the current process wrote (stdout and stderr), for diagnostics. */
+  readonly output: string;
   /** Stops the server gracefully and removes the store dir when it was a temp one. Idempotent. */
   stop(): Promise<void>;
   /** Sends `signal` (default SIGKILL) and waits for the process to exit; keeps the store dir. */
@@ -166,6 +168,9 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     storeDir,
     get pid(): number {
       return child?.pid ?? -1;
+    },
+    get output(): string {
+      return output;
     },
     kill,
     async restart() {

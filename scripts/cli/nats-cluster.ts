@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "../../services/config/config.js";
-import { planCluster, waitForMetaLeader, writeClusterConfigs, type ClusterNodePlan } from "../nats-cluster.js";
+import { formCluster, planCluster, writeClusterConfigs, type ClusterNodePlan } from "../nats-cluster.js";
 import { canConnect, natsServerBinary } from "../nats-server.js";
 import { configOrExit, runningPid as pidIn, spawnDetached, waitForExit } from "./daemon.js";
 
@@ -47,22 +47,34 @@ export async function natsClusterUp(args: string[]): Promise<number> {
   const plan = await loadPlan(dir);
   await writeClusterConfigs(plan);
   const binary = await natsServerBinary();
-  for (const node of plan) {
-    if (runningPid(node) !== undefined) continue;
-    for (const port of [node.port, node.clusterPort]) {
-      if (await canConnect(port)) {
-        process.stderr.write(`port ${port} of ${node.name} is taken by another process; remove ${join(dir, "cluster.json")} to pick new ports\n`);
-        return 1;
+  const startNodes = async (): Promise<string | undefined> => {
+    for (const node of plan) {
+      if (runningPid(node) !== undefined) continue;
+      for (const port of [node.port, node.clusterPort]) {
+        if (await canConnect(port)) return `port ${port} of ${node.name} is taken by another process; remove ${join(dir, "cluster.json")} to pick new ports`;
       }
+      const { pidFile, logFile } = nodeFiles(node);
+      if (spawnDetached(binary, ["-js", "-c", node.configFile], logFile, pidFile) === undefined) return `could not start ${binary}`;
     }
-    const { pidFile, logFile } = nodeFiles(node);
-    if (spawnDetached(binary, ["-js", "-c", node.configFile], logFile, pidFile) === undefined) {
-      process.stderr.write(`could not start ${binary}\n`);
-      return 1;
-    }
+    return undefined;
+  };
+  const problem = await startNodes();
+  if (problem !== undefined) {
+    process.stderr.write(`${problem}\n`);
+    return 1;
   }
+  const restartNodes = async (): Promise<void> => {
+    for (const node of plan) {
+      const pid = runningPid(node);
+      if (pid === undefined) continue;
+      process.kill(pid, "SIGTERM");
+      await waitForExit(pid, 15_000);
+    }
+    const again = await startNodes();
+    if (again !== undefined) throw new Error(again);
+  };
   try {
-    await waitForMetaLeader(urlsOf(plan), SIZE, 30_000);
+    await formCluster(urlsOf(plan), SIZE, 45_000, restartNodes);
   } catch (error) {
     const dead = plan.filter((n) => runningPid(n) === undefined).map((n) => `${n.name} (see ${nodeFiles(n).logFile})`);
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}${dead.length > 0 ? `; not running: ${dead.join(", ")}` : ""}\n`);

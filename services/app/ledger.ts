@@ -86,6 +86,7 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
   const serving = has("commands") || has("introspection");
   // Fail before connecting anything: no plaintext unauthenticated port without --insecure-dev.
   if (serving || has("projector")) assertServingMode(config);
+  const metrics = new LedgerMetrics();
   const log = await connectEventLog({
     servers: natsUrl,
     stream: config.stream,
@@ -93,6 +94,12 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
     replicas: config.streamReplicas,
     duplicateWindowMs: config.dedupeWindowMs,
     name: `grant-ledger[${roles.join(",")}]`,
+    follow: {
+      onReset: ({ reason, next, attempt, detail }) => {
+        metrics.followResets.inc({ reason });
+        logger.warn({ reason, next, attempt, detail }, "log follow: consumer replaced");
+      },
+    },
   });
 
   const stopping = new AbortController();
@@ -150,7 +157,6 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
         ? await openReaderSource(TOKENS_PROJECTION, tokensFile, { waitForFileMs: config.readModelWaitMs, signal: stopping.signal })
         : undefined;
 
-  const metrics = new LedgerMetrics();
   // Fail closed on a stale read model: Introspect answers UNAVAILABLE and health says NOT_SERVING
   // for the IntrospectionService while the bound is exceeded.
   let onFreshness: (fresh: boolean) => void = () => undefined;

@@ -21,6 +21,7 @@ import {
   validationError,
 } from "../domain/shared/errors.js";
 import { decodeEnvelope, encodeEnvelope, HEADER_MSG_ID, type StoredMessage } from "./codec.js";
+import { followLog, type FollowOptions } from "./follow.js";
 import { DEFAULT_SUBJECT_ROOT, streamSubjects, subjectFor } from "./subjects.js";
 import type { AggregateRef, AppendRequest, AppendResult, EventLog, RecordedEnvelope } from "./types.js";
 
@@ -73,6 +74,8 @@ export interface JetStreamEventLogOptions extends StreamOptions {
   maxReconnectAttempts?: number;
   /** Wait between reconnect attempts to one server, in ms (default 250). */
   reconnectTimeWaitMs?: number;
+  /** Heartbeats and recovery of `follow` (see {@link followLog}). */
+  follow?: FollowOptions;
 }
 
 /** Options of {@link createJetStreamEventLog}, for a connection the caller owns. */
@@ -81,6 +84,8 @@ export interface JetStreamEventLogAdapterOptions extends StreamOptions {
   timeoutMs?: number;
   /** See {@link DEFAULT_DIRECT_READ_LIMIT}; 0 always uses an ordered consumer (for tests). */
   directReadLimit?: number;
+  /** Heartbeats and recovery of `follow` (see {@link followLog}). */
+  follow?: FollowOptions;
 }
 
 /** The JetStream {@link EventLog}, with its connection for other adapters (KV outcome store, ...). */
@@ -372,44 +377,8 @@ function makeLog(
       }
     },
 
-    async *follow(fromSeq: number, signal: AbortSignal): AsyncIterable<RecordedEnvelope> {
-      let next = Math.max(1, Math.floor(fromSeq));
-      if (signal.aborted) return;
-      let consumer;
-      try {
-        // Ordered consumer: flow-controlled, no acks, recreated by the client at the last stream
-        // sequence it delivered + 1 after a gap, missed heartbeats or a reconnect.
-        consumer = await js.consumers.get(stream, {
-          deliver_policy: DeliverPolicy.StartSequence,
-          opt_start_seq: next,
-        });
-      } catch (error) {
-        throw unavailableFrom("follow", error);
-      }
-      const messages = await consumer.consume({ max_messages: 256, expires: 10_000 });
-      const stop = (): void => void messages.close();
-      signal.addEventListener("abort", stop, { once: true });
-      try {
-        for await (const m of messages) {
-          if (signal.aborted) return;
-          // Belt and braces over the ordered consumer's own bookkeeping: never repeat, never skip.
-          if (m.seq < next) continue;
-          while (m.seq > next) {
-            const missing = await get(next);
-            if (missing !== undefined) yield missing;
-            next++;
-            if (signal.aborted) return;
-          }
-          yield decode(fromJsMsg(m));
-          next = m.seq + 1;
-          if (signal.aborted) return;
-        }
-        if (!signal.aborted) throw unavailable("follow stopped: the NATS connection closed");
-      } finally {
-        signal.removeEventListener("abort", stop);
-        messages.stop();
-        consumer.delete().catch(() => undefined);
-      }
+    follow(fromSeq: number, signal: AbortSignal): AsyncIterable<RecordedEnvelope> {
+      return followLog({ nc, js, stream, get, decode: (m) => decode(fromJsMsg(m)) }, fromSeq, signal, options.follow);
     },
 
     close: closeConnection,

@@ -24,6 +24,7 @@ export class LedgerMetrics implements RpcObserver, CommandObserver {
   readonly #rpcLatency = this.registry.histogram("grantledger_rpc_duration_seconds", "RPC latency, by method.", ["method"], LATENCY_BUCKETS);
   readonly #appends = this.registry.counter("grantledger_appends_total", "Messages appended to the log, by aggregate kind and result (appended | duplicate).", ["aggregate", "result"]);
   readonly #conflicts = this.registry.counter("grantledger_append_conflicts_total", "Appends that lost an optimistic-concurrency race (then decided again).", ["aggregate"]);
+  readonly followResets = this.registry.counter("grantledger_log_follow_resets_total", "Times a projection's log consumer was replaced (lost heartbeats after a node or leader loss, deleted consumer), by reason.", ["reason"]);
   /** Exposed so the wiring can add its own gauges and collectors. */
   readonly head = this.registry.gauge("grantledger_log_head_sequence", "Last sequence of the log stream, as last read.");
   readonly applied = this.registry.gauge("grantledger_projection_applied_sequence", "Last stream sequence applied by the projection.", ["projection"]);

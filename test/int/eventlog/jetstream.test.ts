@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DomainError } from "../../../services/domain/shared/errors.js";
 import { EnvelopeDecodeError } from "../../../services/eventlog/codec.js";
 import { connectEventLog, type JetStreamEventLog } from "../../../services/eventlog/jetstream.js";
+import type { FollowOptions } from "../../../services/eventlog/follow.js";
 import { startNatsServer, type NatsServer } from "../../support/nats-server.js";
 import { appendRequest, eventLogContract, revoked, subjectRef } from "./contract.js";
 
@@ -15,7 +16,7 @@ afterAll(async () => {
 });
 
 /** A fresh stream and subject root per log, so tests never see each other's messages. */
-async function freshLog(overrides: { timeoutMs?: number; directReadLimit?: number } = {}): Promise<JetStreamEventLog> {
+async function freshLog(overrides: { timeoutMs?: number; directReadLimit?: number; follow?: FollowOptions } = {}): Promise<JetStreamEventLog> {
   const id = randomUUID().replaceAll("-", "").slice(0, 12);
   return connectEventLog({
     servers: server.url,
@@ -105,6 +106,35 @@ describe("jetstream event log", () => {
         ],
       });
     } finally {
+      await log.close();
+    }
+  });
+
+  it("replaces a consumer deleted under a running follow (as when its node dies): no gap, no repeat", async () => {
+    const resets: string[] = [];
+    const log = await freshLog({ follow: { onReset: ({ reason }) => resets.push(reason) } });
+    const controller = new AbortController();
+    const seen: number[] = [];
+    const until = async (count: number): Promise<void> => {
+      for (let i = 0; i < 200 && seen.length < count; i++) await new Promise((r) => setTimeout(r, 50));
+    };
+    try {
+      for (let i = 1; i <= 3; i++) await log.append(appendRequest(subjectRef(`u${i}`)));
+      const following = (async () => {
+        for await (const e of log.follow(1, controller.signal)) seen.push(e.seq);
+      })();
+      await until(3);
+      const consumers = await log.jsm.consumers.list(log.stream).next();
+      expect(consumers.length).toBe(1);
+      for (const c of consumers) await log.jsm.consumers.delete(log.stream, c.name);
+      for (let i = 4; i <= 6; i++) await log.append(appendRequest(subjectRef(`u${i}`)));
+      await until(6);
+      expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(resets.length).toBeGreaterThan(0);
+      controller.abort();
+      await following;
+    } finally {
+      controller.abort();
       await log.close();
     }
   });
