@@ -8,7 +8,7 @@ import { connectEventLog, createKvOutcomeStore, type JetStreamEventLog } from ".
 import { observeRpcs, startGrpcServer, type GrpcServer, type SERVICE_NAMES } from "../grpc/index.js";
 import { LedgerMetrics, startMetricsServer, type MetricsServer } from "../metrics/index.js";
 import type { Projection, ProjectionRunner } from "../../projections/runner/index.js";
-import { startTokenCleanup, type TokensReadModel } from "../../projections/tokens/index.js";
+import { startRevokedRetention, startTokenCleanup, type TokensReadModel } from "../../projections/tokens/index.js";
 import type { AuditReadModel } from "../../projections/audit/index.js";
 import { Checkpointer } from "../transparency/index.js";
 import { StalenessGuard } from "./staleness.js";
@@ -139,6 +139,16 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
       graceMs: config.expiredTokenGraceSeconds * 1000,
       onError: (error) => logger.warn({ err: error }, "expired token cleanup failed"),
     });
+    if (config.revokedRetentionSeconds > 0) {
+      void startRevokedRetention({
+        db: () => tokens.db,
+        log,
+        retentionMs: config.revokedRetentionSeconds * 1000,
+        signal: stopping.signal,
+        onRun: (run) => logger.debug(run, "revoked rows past retention removed"),
+        onError: (error) => logger.warn({ err: error }, "revoked-row retention failed"),
+      });
+    }
   }
 
   // Fail closed on a stale read model: Introspect answers UNAVAILABLE and health says NOT_SERVING
