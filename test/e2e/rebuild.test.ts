@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openProjectionDatabase, projectionDigest, readPointer } from "../../projections/runner/index.js";
+import { openProjectionDatabase, projectionDigest, readPointer, writePointer, type ActiveFile } from "../../projections/runner/index.js";
 import { connectEventLog, type JetStreamEventLog } from "../../services/eventlog/index.js";
 import { clientAndGrant, issue, rid, startE2E, type E2E } from "../support/e2e-harness.js";
 import { clientRegistered, grantCreated, issued, LogWriter, tokenIssued } from "../support/envelopes.js";
@@ -161,5 +161,27 @@ describe("blue-green rebuild of the tokens projection under introspection load",
     expect(oldDigest.seq).toBe(head);
     expect(newDigest.seq).toBe(head);
     expect(newDigest).toEqual(oldDigest);
+
+    // The metrics, the CLI's status and digest see the new generation.
+    const scrape = await ledger.ledger.metrics.registry.render();
+    expect(scrape).toContain('grantledger_projection_generation{projection="tokens"} 1');
+    expect(scrape).toContain('grantledger_projection_rebuild_progress_ratio{projection="tokens"} 0');
+    const env = { NATS_URL: e2e.nats.url, GL_DATA_DIR: ledger.dataDir, GL_STREAM: ledger.config.stream };
+    const status = await cli(["projections", "status", "--json"], env);
+    expect(status.code).toBe(0);
+    const tokensStatus = (JSON.parse(status.out) as { projections: Array<Record<string, unknown>> }).projections.find((p) => p["name"] === "tokens");
+    expect(tokensStatus).toMatchObject({ file: newFile, generation: 1, appliedSeq: head, lagEvents: 0, rebuild: null, pendingHandover: false });
+    const digest = await cli(["projections", "digest", "tokens", "--json"], env);
+    expect(digest.code).toBe(0);
+    expect(JSON.parse(digest.out)).toMatchObject({ digest: newDigest.digest, seq: head, file: newFile });
+
+    // Prune keeps everything right after a switch (readers may still be on the old file), then removes the old file only.
+    expect((await cli(["projections", "prune", "tokens"], env)).out).toContain("nothing pruned");
+    writePointer(dir, "tokens", { ...(after as ActiveFile), since: Date.now() - 60_000 });
+    const pruned = await cli(["projections", "prune", "tokens"], env);
+    say(`prune: ${pruned.out.trim()}`);
+    expect(pruned.out).toContain(`removed ${before?.file ?? "?"}`);
+    expect(existsSync(oldFile)).toBe(false);
+    expect(existsSync(newFile)).toBe(true);
   });
 });
