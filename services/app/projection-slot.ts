@@ -242,7 +242,8 @@ export async function startProjectorSlot<R extends object>(options: ProjectorSlo
   } else {
     upgradeInBackground = active.version !== projection.version;
     state = stateOf(active, run(active));
-    if (readPointer(dir, name) === undefined) writePointer(dir, name, { ...active, since: Date.now() });
+    // First start with pointers: name the file every earlier build used (since 0: not a switch).
+    if (readPointer(dir, name) === undefined) writePointer(dir, name, active);
   }
   if (upgradeInBackground) {
     logger.warn(
@@ -255,6 +256,14 @@ export async function startProjectorSlot<R extends object>(options: ProjectorSlo
   }
 
   writeJsonAtomically(projectorPath(dir, name), { pid: process.pid, since: Date.now() });
+  // A copy claimed by a projector that stopped before switching to it: offer it again.
+  if (existsSync(claimedPath(dir, name)) && !existsSync(candidatePath(dir, name))) {
+    try {
+      renameSync(claimedPath(dir, name), candidatePath(dir, name));
+    } catch {
+      // another projector took it meanwhile
+    }
+  }
 
   // A copy built by `projections rebuild` in another process: claim it (the rename makes one
   // projector win), resume it here and switch.
@@ -384,6 +393,12 @@ export async function openReaderSlot<R extends object>(options: ReaderSlotOption
     }
     if (next === undefined) return; // not ready: try again on the next tick
     const old = current;
+    // Never answer from less than the old file had applied (the projector switches once the new
+    // one has caught up, but the old one keeps committing for a grace period).
+    if ((readCheckpoint(next.db, name)?.seq ?? 0) < (readCheckpoint(old.db, name)?.seq ?? 0)) {
+      next.db.close();
+      return;
+    }
     current = next;
     logger.info({ projection: name, from: old.active.file, to: next.active.file }, "projection reader switched to the new file");
     // Every use of a connection is synchronous; the delay only covers a caller that kept one.

@@ -184,4 +184,30 @@ describe("blue-green rebuild of the tokens projection under introspection load",
     expect(existsSync(oldFile)).toBe(false);
     expect(existsSync(newFile)).toBe(true);
   });
+
+  it("rebuilds the audit trail in the serving process; SearchEvents answers the same before and after", { timeout: 60_000 }, async () => {
+    const { api, ledger } = e2e;
+    const audit = ledger.ledger.audit;
+    if (audit === undefined) throw new Error("the ledger has no audit read model");
+    const head = await log.headSequence();
+    const search = () => api.audit.searchEvents({ filter: { subject: "", clientId: "", resource: "", actor: "", eventTypes: ["token.revoked"] }, pageSize: 50, pageToken: "", minSequence: head });
+    const before = await search();
+    const from = audit.active.file;
+    const active = await audit.rebuild();
+    expect(active.generation).toBe(1);
+    expect(audit.active.file).not.toBe(from);
+    expect(await search()).toEqual(before);
+    await new Promise((r) => setTimeout(r, 3500));
+    const dir = join(ledger.dataDir, "projections");
+    const digestOf = (file: string) => {
+      const db = openProjectionDatabase(join(dir, file), { readonly: true });
+      try {
+        return projectionDigest(db, "audit");
+      } finally {
+        db.close();
+      }
+    };
+    expect(digestOf(active.file)).toEqual(digestOf(from));
+    say(`audit rebuilt into ${active.file}; ${before.events.length} token.revoked events found before and after`);
+  });
 });
