@@ -5,7 +5,14 @@ import BetterSqlite3 from "better-sqlite3";
 import type { Database } from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { projectionDigest, startProjection } from "../../../projections/runner/index.js";
-import { deleteRevoked, deleteRevokedBatch, sequenceStoredBefore, TOKENS_PROJECTION, TokensReadModel } from "../../../projections/tokens/index.js";
+import {
+  deleteRevoked,
+  deleteRevokedBatch,
+  sequenceStoredBefore,
+  startRevokedRetention,
+  TOKENS_PROJECTION,
+  TokensReadModel,
+} from "../../../projections/tokens/index.js";
 import type { LedgerEvent } from "../../../services/domain/events.js";
 import { createMemoryEventLog } from "../../../services/eventlog/memory.js";
 import type { RecordedEnvelope } from "../../../services/eventlog/types.js";
@@ -149,6 +156,33 @@ describe("retention of revoked rows", () => {
     }
     expect(batches).toBe(4); // 6 tokens, 2 per page, and the empty page that ends the sweep
     expect(seen.reduce((a, b) => a + b, 0)).toBe(3);
+  });
+
+  it("runs as a scheduler: the cutoff comes from the log's stored times, rows go in batches, abort stops it", async () => {
+    const { db, cutoff } = world();
+    // Message n was stored at n * 1000 ms; "now" is 100 s after message `cutoff`, the window 100 s.
+    const log = {
+      headSequence: () => Promise.resolve(11),
+      get: (seq: number) => Promise.resolve(seq <= 11 ? ({ seq, storedAt: seq * 1000 } as RecordedEnvelope) : undefined),
+    };
+    const controller = new AbortController();
+    const runs: Array<{ tokens: number; grants: number; cutoffSeq: number }> = [];
+    const done = startRevokedRetention({
+      db: () => db,
+      log,
+      retentionMs: 100_000,
+      now: () => cutoff * 1000 + 100_000,
+      batchSize: 2,
+      intervalMs: 60_000,
+      signal: controller.signal,
+      onRun: (run) => {
+        runs.push(run);
+        controller.abort();
+      },
+    });
+    await done;
+    expect(runs).toEqual([{ tokens: 3, grants: 1, cutoffSeq: cutoff }]);
+    expect(hashes(db)).toEqual(["at-g3", "at-late", "at-live"]);
   });
 
   it("finds the last sequence stored before an instant with a binary search over the log", async () => {
