@@ -8,6 +8,9 @@ import { configCheck } from "./cli/config-check.js";
 import { keysCreateApiKey, keysRevokeApiKey, keysRotate } from "./cli/keys.js";
 import { natsDown, natsUp } from "./cli/nats.js";
 import { natsCluster } from "./cli/nats-cluster.js";
+import { projectionsDigest } from "./cli/projections-digest.js";
+import { projectionsPrune } from "./cli/projections-prune.js";
+import { projectionsRebuild } from "./cli/projections-rebuild.js";
 import { projectionsStatus } from "./cli/projections-status.js";
 import { streamInfo, tail } from "./cli/stream.js";
 import { serve } from "./cli/serve.js";
@@ -41,6 +44,13 @@ Commands:
   projections status [--json]
         Each projection's version, file, applied sequence, lag (events, ms) and size (exit 0; 1 when
         the log cannot be read).
+  projections rebuild <name> [--handover-timeout-ms N]
+        Blue-green rebuild of tokens or audit into a new file from sequence 1 while the active one
+        serves; the projector switches readers to it at the head. The old file stays until pruned.
+  projections prune [<name>...] [--dry-run]
+        Delete projection files that nothing serves, builds or is about to adopt.
+  projections digest <name> [--file F] [--json]
+        Content digest (SHA-256 over rows in key order) of the active file, or F, at its sequence.
   nats up | nats down
         Start / stop the local JetStream server (127.0.0.1:GL_NATS_PORT, store and pid file in
         <data-dir>/nats) that \`serve\` uses when NATS_URL is unset.
@@ -75,6 +85,9 @@ const COMMANDS: Readonly<Record<string, (args: string[]) => Promise<number>>> = 
   "stream info": streamInfo,
   tail,
   "projections status": projectionsStatus,
+  "projections rebuild": projectionsRebuild,
+  "projections prune": projectionsPrune,
+  "projections digest": projectionsDigest,
   "nats up": natsUp,
   "nats down": natsDown,
   "nats cluster": natsCluster,

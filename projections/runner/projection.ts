@@ -14,6 +14,12 @@ export interface Projection {
    * change is a rebuild into a new file, never an in-place migration.
    */
   readonly version: number;
+  /**
+   * Older versions whose files this build's handlers and queries still work on (the change only
+   * added an index, say). On start such a file keeps serving, and keeps being applied to, while the
+   * new version is rebuilt beside it; a file of any other version is rebuilt before it serves.
+   */
+  readonly servesVersions?: readonly number[];
   /** Creates the projection's tables and indexes if missing (idempotent). */
   migrate(db: Database): void;
   /** Applies one message (all of its events); throwing rolls back the whole batch. */

@@ -35,6 +35,12 @@ export interface StartProjectionOptions {
   readonly onError?: (error: unknown) => void;
   /** SQLite busy timeout, ms (default 5000). */
   readonly busyTimeoutMs?: number;
+  /**
+   * Keep applying to a file written by this older version of the projection (one it lists in
+   * `servesVersions`): the old copy serves while a rebuild at the new version runs. The checkpoint
+   * keeps the file's version. Default: the projection's own version.
+   */
+  readonly fileVersion?: number;
 }
 
 /** A running projection. The runner owns its connection and closes it when it stops. */
@@ -106,9 +112,14 @@ export function startProjection(options: StartProjectionOptions): ProjectionRunn
   const db = openProjectionDatabase(file, { busyTimeoutMs: options.busyTimeoutMs ?? 5000 });
   db.pragma(`cache_size = -${WRITER_CACHE_KIB}`);
 
+  const fileVersion = options.fileVersion ?? projection.version;
+  if (fileVersion !== projection.version && !(projection.servesVersions ?? []).includes(fileVersion)) {
+    db.close();
+    throw new ProjectionVersionError(projection.name, fileVersion, projection.version, file);
+  }
   let appliedSeq: number;
   try {
-    appliedSeq = migrate(db, projection, file);
+    appliedSeq = migrate(db, projection, fileVersion, file);
   } catch (error) {
     db.close();
     throw error;
@@ -133,7 +144,7 @@ export function startProjection(options: StartProjectionOptions): ProjectionRunn
       }
     }
     const last = batch[batch.length - 1] as RecordedEnvelope;
-    upsertCheckpoint.run(projection.name, projection.version, last.seq, Date.now());
+    upsertCheckpoint.run(projection.name, fileVersion, last.seq, Date.now());
   });
 
   const waiters = new SequenceWaiters();
@@ -265,18 +276,18 @@ export function startProjection(options: StartProjectionOptions): ProjectionRunn
 }
 
 /** Creates the checkpoint table and the projection's schema; returns the checkpoint's sequence. */
-function migrate(db: Database, projection: Projection, file: string): number {
+function migrate(db: Database, projection: Projection, version: number, file: string): number {
   // IMMEDIATE so two processes opening a new file do not race on the schema.
   return db
     .transaction((): number => {
       db.exec(CHECKPOINT_SCHEMA);
       const checkpoint = readCheckpoint(db, projection.name);
-      if (checkpoint !== undefined && checkpoint.version !== projection.version) {
+      if (checkpoint !== undefined && checkpoint.version !== version) {
         throw new ProjectionVersionError(projection.name, checkpoint.version, projection.version, file);
       }
       projection.migrate(db);
       if (checkpoint === undefined) {
-        db.prepare(UPSERT_CHECKPOINT).run(projection.name, projection.version, 0, Date.now());
+        db.prepare(UPSERT_CHECKPOINT).run(projection.name, version, 0, Date.now());
         return 0;
       }
       return checkpoint.seq;

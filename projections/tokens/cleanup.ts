@@ -72,8 +72,11 @@ export function deleteExpiredTokens(db: Database, nowMs: number, options: Delete
 
 /** Options of {@link startTokenCleanup}. */
 export interface TokenCleanupOptions extends DeleteExpiredTokensOptions {
-  /** A writable connection to the tokens file (the runner's own one is fine in the same process). */
-  db: Database;
+  /**
+   * A writable connection to the tokens file (the runner's own one is fine in the same process), or
+   * a getter for the active one, read before every batch so cleanup follows a blue-green switch.
+   */
+  db: Database | (() => Database);
   /** Period between runs, ms (default 60 000). The first run starts right away. */
   intervalMs?: number;
   /** Stops the scheduler (between batches). */
@@ -95,7 +98,8 @@ export interface TokenCleanupOptions extends DeleteExpiredTokensOptions {
  * The returned promise resolves once `signal` aborts.
  */
 export async function startTokenCleanup(options: TokenCleanupOptions): Promise<void> {
-  const { db, signal } = options;
+  const { signal } = options;
+  const connection = typeof options.db === "function" ? options.db : (() => options.db) as () => Database;
   const batchSize = Math.max(1, Math.floor(options.batchSize ?? 1000));
   const intervalMs = Math.max(1, options.intervalMs ?? 60_000);
   const now = options.now ?? Date.now;
@@ -106,6 +110,7 @@ export async function startTokenCleanup(options: TokenCleanupOptions): Promise<v
       for (;;) {
         // Checked before every batch: the connection may have been closed (the runner's own) while
         // we yielded.
+        const db = connection();
         if (signal.aborted || !db.open) return;
         const deleted = deleteExpiredTokensBatch(db, cutoff, batchSize);
         total += deleted;

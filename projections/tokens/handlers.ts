@@ -255,6 +255,12 @@ export interface TokensProjectionOptions {
    * `apply` a pure function of the log.
    */
   dropExpiredBefore?: () => number;
+  /**
+   * Overrides the version (tests of the automatic rebuild on a version bump); with
+   * `servesVersions`, the older versions whose files it may keep serving meanwhile.
+   */
+  version?: number;
+  servesVersions?: readonly number[];
 }
 
 export const TOKENS_PROJECTION_NAME = "tokens";
@@ -267,7 +273,8 @@ export function createTokensProjection(options: TokensProjectionOptions = {}): P
   const clock = options.dropExpiredBefore;
   return {
     name: TOKENS_PROJECTION_NAME,
-    version: TOKENS_PROJECTION_VERSION,
+    version: options.version ?? TOKENS_PROJECTION_VERSION,
+    ...(options.servesVersions === undefined ? {} : { servesVersions: options.servesVersions }),
     migrate: migrateTokens,
     apply(db: Database, envelope: RecordedEnvelope): void {
       let prepared = statements.get(db);

@@ -9,6 +9,7 @@ export {
 } from "./handlers.js";
 export { TokensReadModel } from "./queries.js";
 export { deleteExpiredTokens, deleteExpiredTokensBatch, startTokenCleanup } from "./cleanup.js";
+export { deleteRevoked, deleteRevokedBatch, sequenceStoredBefore, startRevokedRetention } from "./retention.js";
 export { migrateTokens, TOKENS_SCHEMA } from "./schema.js";
 export { countTokensByState } from "./stats.js";
 
@@ -33,3 +34,4 @@ export type {
 } from "./queries.js";
 export type { DeleteExpiredTokensOptions, TokenCleanupOptions } from "./cleanup.js";
 export type { TokenCounts } from "./stats.js";
+export type { RetentionBatch, RetentionTable, RevokedRetentionOptions } from "./retention.js";

@@ -1,21 +1,23 @@
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { openProjectionDatabase, readCheckpoint, type Projection } from "../../projections/runner/index.js";
-import { AUDIT_PROJECTION } from "../../projections/audit/index.js";
-import { TOKENS_PROJECTION } from "../../projections/tokens/index.js";
+import {
+  candidatePath,
+  claimedPath,
+  fileBytes as bytesOf,
+  openProjectionDatabase,
+  readCheckpoint,
+  readProgress,
+  resolveActive,
+} from "../../projections/runner/index.js";
 import type { JetStreamEventLog } from "../../services/eventlog/index.js";
 import { auditConfig, openStream, UsageError, withUsage } from "./audit-common.js";
-
-/** Every projection this build runs. */
-const PROJECTIONS: readonly Projection[] = [TOKENS_PROJECTION, AUDIT_PROJECTION];
-
-const bytesOf = (file: string): number =>
-  [file, `${file}-wal`].reduce((sum, path) => sum + (existsSync(path) ? statSync(path).size : 0), 0);
+import { PROJECTIONS, projectionsDir } from "./projections-common.js";
 
 /**
  * `grant-ledger projections status [--json]`: for each projection, its version in this build, its
- * file in `<dataDir>/projections`, the applied sequence and version stored in the file, its lag
+ * active file in `<dataDir>/projections` (the `<name>.current.json` pointer) and generation, a
+ * rebuild in progress (`projections rebuild`, or automatic) or a copy waiting for the projector, the applied sequence and version stored in the file, its lag
  * behind the log (events, and the age of the oldest unapplied message) and its size (file + WAL);
  * plus files of other versions left in the folder. Exit 0; 1 when the log cannot be read (lag
  * unknown, the rest is printed); 2 on bad usage.
@@ -29,7 +31,7 @@ export function projectionsStatus(args: string[]): Promise<number> {
       throw new UsageError(error instanceof Error ? error.message : String(error));
     }
     const config = auditConfig();
-    const dir = resolve(join(config.dataDir, "projections"));
+    const dir = projectionsDir(config);
     let log: JetStreamEventLog | undefined;
     let head: number | undefined;
     let logError: string | undefined;
@@ -42,8 +44,19 @@ export function projectionsStatus(args: string[]): Promise<number> {
     try {
       const rows = [];
       for (const projection of PROJECTIONS) {
-        const file = join(dir, `${projection.name}.v${projection.version}.db`);
-        const row: Record<string, unknown> = { name: projection.name, version: projection.version, file, exists: existsSync(file) };
+        const active = resolveActive(dir, projection.name, projection.version);
+        const file = join(dir, active.file);
+        const row: Record<string, unknown> = {
+          name: projection.name,
+          version: projection.version,
+          file,
+          generation: active.generation,
+          activeSince: active.since === 0 ? null : new Date(active.since).toISOString(),
+          exists: existsSync(file),
+        };
+        const progress = readProgress(dir, projection.name);
+        row["rebuild"] = progress === undefined || progress.phase === "done" ? null : progress;
+        row["pendingHandover"] = existsSync(candidatePath(dir, projection.name)) || existsSync(claimedPath(dir, projection.name));
         if (row["exists"] === true) {
           const db = openProjectionDatabase(file, { readonly: true });
           try {
@@ -74,7 +87,12 @@ export function projectionsStatus(args: string[]): Promise<number> {
       else {
         const out = [`log head   ${head ?? `unknown (${logError ?? "?"})`}`];
         for (const r of rows) {
-          out.push(`${String(r["name"])} v${String(r["version"])}  ${String(r["file"])}`);
+          out.push(`${String(r["name"])} v${String(r["version"])}  ${String(r["file"])}  generation ${String(r["generation"])}`);
+          const rebuild = r["rebuild"] as { generation: number; appliedSeq: number; head: number; eventsPerSecond: number; etaSeconds: number | null; phase: string; file: string } | null;
+          if (rebuild !== null) {
+            out.push(`  rebuild g${rebuild.generation} ${rebuild.phase}: ${rebuild.appliedSeq}/${rebuild.head} at ${rebuild.eventsPerSecond}/s, ETA ${rebuild.etaSeconds === null ? "?" : `${Math.ceil(rebuild.etaSeconds)} s`} (${rebuild.file})`);
+          }
+          if (r["pendingHandover"] === true) out.push("  a rebuilt copy is waiting for the projector to switch to it");
           if (r["exists"] !== true) {
             out.push("  no file yet (no projector has run on this data dir)");
             continue;
@@ -82,7 +100,7 @@ export function projectionsStatus(args: string[]): Promise<number> {
           const lag = r["lagEvents"] === undefined ? "lag unknown" : `lag ${r["lagEvents"] as number} events / ${r["lagMs"] as number} ms`;
           out.push(`  applied seq ${String(r["appliedSeq"])} (committed ${String(r["committedAt"])}), ${lag}, ${String(r["bytes"])} bytes`);
         }
-        for (const o of others) out.push(`other file  ${o.file} (${o.bytes} bytes): another version; remove it when no process serves from it`);
+        for (const o of others) out.push(`other file  ${o.file} (${o.bytes} bytes): not active; \`projections prune\` removes it`);
         process.stdout.write(`${out.join("\n")}\n`);
       }
       return head === undefined ? 1 : 0;

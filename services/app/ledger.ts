@@ -1,5 +1,3 @@
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import type { Logger } from "pino";
 import { AggregateStore, ClientAuthenticator, Idempotency, type OAuthCommandDeps } from "../commands/index.js";
 import { ROLES, type Config, type Role } from "../config/config.js";
@@ -9,14 +7,15 @@ import { unavailable } from "../domain/shared/errors.js";
 import { connectEventLog, createKvOutcomeStore, type JetStreamEventLog } from "../eventlog/index.js";
 import { observeRpcs, startGrpcServer, type GrpcServer, type SERVICE_NAMES } from "../grpc/index.js";
 import { LedgerMetrics, startMetricsServer, type MetricsServer } from "../metrics/index.js";
-import { startProjection, type ProjectionRunner } from "../../projections/runner/index.js";
-import { startTokenCleanup, TOKENS_PROJECTION, TokensReadModel } from "../../projections/tokens/index.js";
-import { AUDIT_PROJECTION, AuditReadModel } from "../../projections/audit/index.js";
+import type { Projection, ProjectionRunner } from "../../projections/runner/index.js";
+import { startRevokedRetention, startTokenCleanup, type TokensReadModel } from "../../projections/tokens/index.js";
+import type { AuditReadModel } from "../../projections/audit/index.js";
 import { Checkpointer } from "../transparency/index.js";
 import { StalenessGuard } from "./staleness.js";
 import { assertServingMode, servingSecurity } from "./security.js";
 import { collectLedgerMetrics } from "./metrics.js";
-import { openReaderSource, runnerSource, type ReadModelSource } from "./read-source.js";
+import type { ProjectionSlot } from "./projection-slot.js";
+import { openReadModels } from "./read-models.js";
 
 const INTROSPECTION_SERVICE = "grantledger.v1.IntrospectionService";
 
@@ -34,12 +33,14 @@ export interface LedgerNode {
   /** The gRPC port; undefined for a process without a serving role or projector (checkpointer only). */
   readonly grpcPort: number | undefined;
   readonly log: JetStreamEventLog;
-  /** The tokens projection, when this process runs the projector role. */
+  /** The tokens projection's runner as started, with the projector role (a rebuild replaces it: see `tokens.runner`). */
   readonly projection: ProjectionRunner | undefined;
-  /** The audit trail projection (SearchEvents), with the projector role. */
+  /** The audit trail projection's runner as started (SearchEvents), with the projector role. */
   readonly auditProjection: ProjectionRunner | undefined;
-  /** The tokens read model the serving roles answer from: the runner's, or a reader of its file. */
-  readonly tokens: ReadModelSource | undefined;
+  /** The tokens read model the serving roles answer from (the projector's, or a reader of its file), across rebuilds. */
+  readonly tokens: ProjectionSlot<TokensReadModel> | undefined;
+  /** The audit read model, with the projector role. */
+  readonly audit: ProjectionSlot<AuditReadModel> | undefined;
   readonly grpc: GrpcServer | undefined;
   /** The checkpointer role: Merkle tree over the log, signed checkpoints, proofs. */
   readonly checkpointer: Checkpointer | undefined;
@@ -59,13 +60,19 @@ export interface Ledger extends LedgerNode {
   readonly grpc: GrpcServer;
   readonly projection: ProjectionRunner;
   readonly auditProjection: ProjectionRunner;
-  readonly tokens: ReadModelSource;
+  readonly tokens: ProjectionSlot<TokensReadModel>;
   readonly checkpointer: Checkpointer;
 }
 
+/** What a test build changes in a node (never set by configuration). */
+export interface LedgerNodeOptions {
+  /** Replaces the tokens projection (a version bump, for the automatic-rebuild test). */
+  readonly tokensProjection?: Projection;
+}
+
 /** Every role in this process (whatever config.roles says). */
-export async function startLedger(config: Config, natsUrl: string, logger: Logger): Promise<Ledger> {
-  const node = await startLedgerNode({ ...config, roles: [...ROLES] }, natsUrl, logger);
+export async function startLedger(config: Config, natsUrl: string, logger: Logger, options: LedgerNodeOptions = {}): Promise<Ledger> {
+  const node = await startLedgerNode({ ...config, roles: [...ROLES] }, natsUrl, logger, options);
   const { grpc, grpcPort, projection, auditProjection, tokens, checkpointer } = node;
   if (grpc === undefined || grpcPort === undefined || projection === undefined || auditProjection === undefined || tokens === undefined || checkpointer === undefined) {
     await node.stop();
@@ -80,7 +87,7 @@ export async function startLedger(config: Config, natsUrl: string, logger: Logge
  * projector running on the same data dir read-only (WAL reader) and follow its checkpoint for
  * `min_sequence` waits and for the staleness bound.
  */
-export async function startLedgerNode(config: Config, natsUrl: string, logger: Logger): Promise<LedgerNode> {
+export async function startLedgerNode(config: Config, natsUrl: string, logger: Logger, options: LedgerNodeOptions = {}): Promise<LedgerNode> {
   const roles = config.roles;
   const has = (role: Role): boolean => roles.includes(role);
   const serving = has("commands") || has("introspection");
@@ -112,50 +119,43 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
         logger,
       }).start()
     : undefined;
-  const projectionDir = join(config.dataDir, "projections");
-  mkdirSync(projectionDir, { recursive: true });
-  const tokensFile = join(projectionDir, `${TOKENS_PROJECTION.name}.v${TOKENS_PROJECTION.version}.db`);
-  const auditFile = join(projectionDir, `${AUDIT_PROJECTION.name}.v${AUDIT_PROJECTION.version}.db`);
-  let projection: ProjectionRunner | undefined;
-  let auditProjection: ProjectionRunner | undefined;
-  if (has("projector")) {
-    projection = startProjection({
-      log,
-      projection: TOKENS_PROJECTION,
-      file: tokensFile,
-      signal: stopping.signal,
-      onError: (error) => {
-        // A projection that cannot apply an event must not keep answering from a frozen state.
-        logger.fatal({ err: error }, "tokens projection stopped");
-        process.exitCode = 1;
-        void stop();
-      },
-    });
-    auditProjection = startProjection({
-      log,
-      projection: AUDIT_PROJECTION,
-      file: auditFile,
-      signal: stopping.signal,
-      onError: (error) => {
-        // SearchEvents must not answer from a trail that stopped: same policy as the tokens projection.
-        logger.fatal({ err: error }, "audit projection stopped");
-        process.exitCode = 1;
-        void stop();
-      },
-    });
+  // Each read model sits in a slot that follows blue-green rebuilds (services/app/projection-slot.ts).
+  const readModels = await openReadModels({
+    config,
+    log,
+    logger,
+    projector: has("projector"),
+    serving,
+    signal: stopping.signal,
+    ...(options.tokensProjection === undefined ? {} : { tokensProjection: options.tokensProjection }),
+    onFatal: (name, error) => {
+      // A projection that cannot apply an event must not keep answering from a frozen state.
+      logger.fatal({ err: error }, `${name} projection stopped`);
+      process.exitCode = 1;
+      void stop();
+    },
+  });
+  const { tokens, audit } = readModels;
+  const projection = has("projector") ? tokens?.runner : undefined;
+  const auditProjection = audit?.runner;
+  if (has("projector") && tokens !== undefined) {
     void startTokenCleanup({
-      db: projection.db,
+      db: () => tokens.db,
       signal: stopping.signal,
       graceMs: config.expiredTokenGraceSeconds * 1000,
       onError: (error) => logger.warn({ err: error }, "expired token cleanup failed"),
     });
+    if (config.revokedRetentionSeconds > 0) {
+      void startRevokedRetention({
+        db: () => tokens.db,
+        log,
+        retentionMs: config.revokedRetentionSeconds * 1000,
+        signal: stopping.signal,
+        onRun: (run) => logger.debug(run, "revoked rows past retention removed"),
+        onError: (error) => logger.warn({ err: error }, "revoked-row retention failed"),
+      });
+    }
   }
-  const tokens =
-    projection !== undefined
-      ? runnerSource(projection, tokensFile)
-      : serving
-        ? await openReaderSource(TOKENS_PROJECTION, tokensFile, { waitForFileMs: config.readModelWaitMs, signal: stopping.signal })
-        : undefined;
 
   // Fail closed on a stale read model: Introspect answers UNAVAILABLE and health says NOT_SERVING
   // for the IntrospectionService while the bound is exceeded.
@@ -174,7 +174,7 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
   let grpc: GrpcServer | undefined;
   if (tokens !== undefined) {
     const keyring = loadKeyring(config);
-    const readModel = new TokensReadModel(tokens.db);
+    const readModel = tokens.readModel;
     const outcomes = await createKvOutcomeStore(log, { ttlMs: config.dedupeWindowMs, replicas: config.streamReplicas });
     const commands: OAuthCommandDeps = {
       log,
@@ -227,14 +227,14 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
           maxSecretOverlapSeconds: config.maxSecretOverlapSeconds,
         },
         services: roles.flatMap((role) => SERVICES_BY_ROLE[role]),
-        ...(auditProjection === undefined
+        ...(audit === undefined
           ? {}
           : {
               audit: {
                 logger,
                 log,
-                readModel: new AuditReadModel(auditProjection.db),
-                freshness: { appliedSeq: () => auditProjection.appliedSeq, waitFor: (seq: number, ms: number) => auditProjection.waitFor(seq, ms) },
+                readModel: audit.readModel,
+                freshness: { appliedSeq: () => audit.appliedSeq(), waitFor: (seq: number, ms: number) => audit.waitFor(seq, ms) },
                 minSequenceWaitMs: config.minSequenceWaitMs,
                 ...(checkpointer === undefined ? {} : { checkpoints: checkpointer }),
               },
@@ -254,11 +254,8 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
 
   collectLedgerMetrics(metrics, {
     log,
-    projections: [
-      ...(tokens === undefined ? [] : [{ name: TOKENS_PROJECTION.name, file: tokensFile, appliedSeq: () => tokens.appliedSeq() }]),
-      ...(auditProjection === undefined ? [] : [{ name: AUDIT_PROJECTION.name, file: auditFile, appliedSeq: () => auditProjection.appliedSeq }]),
-    ],
-    ...(tokens === undefined ? {} : { tokensDb: tokens.db }),
+    projections: [...(tokens === undefined ? [] : [tokens]), ...(audit === undefined ? [] : [audit])],
+    ...(tokens === undefined ? {} : { tokensDb: () => tokens.db }),
     ...(staleness === undefined ? {} : { staleness }),
   });
   let metricsServer: MetricsServer | undefined;
@@ -288,9 +285,8 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
       await grpc?.shutdown();
       staleness?.stop();
       stopping.abort();
-      await projection?.stop();
-      await auditProjection?.stop();
-      tokens?.close();
+      await tokens?.stop();
+      await audit?.stop();
       await checkpointer?.stop();
       await metricsServer?.close();
       await log.close();
@@ -302,6 +298,7 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
     projection,
     auditProjection,
     tokens,
+    audit,
     grpc,
     checkpointer,
     staleness,

@@ -8,16 +8,21 @@ import type { StalenessGuard } from "./staleness.js";
 /** A read model as the metrics see it. */
 export interface ProjectionMetricsSource {
   readonly name: string;
+  /** The active file (read at each scrape: a rebuild switches it). */
   readonly file: string;
   appliedSeq(): number;
+  /** The active file's generation (0 before any rebuild). */
+  readonly active?: { readonly generation: number };
+  /** The rebuild in progress, if any. */
+  rebuilding?(): { readonly appliedSeq: number; readonly head: number; readonly eventsPerSecond: number } | undefined;
 }
 
 /** What {@link collectLedgerMetrics} refreshes on scrape. */
 export interface LedgerMetricsSources {
   readonly log: EventLog;
   readonly projections: readonly ProjectionMetricsSource[];
-  /** The tokens read model (any connection to it), for token counts by state. */
-  readonly tokensDb?: Database;
+  /** The tokens read model's active connection (any connection to it), for token counts by state. */
+  readonly tokensDb?: () => Database;
   /** Token counts need a full scan: at most once per this many ms (default 15 s). */
   readonly tokenCountsEveryMs?: number;
   readonly staleness?: StalenessGuard;
@@ -52,6 +57,11 @@ export function collectLedgerMetrics(metrics: LedgerMetrics, sources: LedgerMetr
       const labels = { projection: projection.name };
       metrics.applied.set(labels, applied);
       metrics.size.set(labels, fileBytes(projection.file));
+      if (projection.active !== undefined) metrics.generation.set(labels, projection.active.generation);
+      const rebuild = projection.rebuilding?.();
+      metrics.rebuildProgress.set(labels, rebuild === undefined ? 0 : rebuild.head === 0 ? 1 : Math.min(1, rebuild.appliedSeq / rebuild.head));
+      metrics.rebuildApplied.set(labels, rebuild?.appliedSeq ?? 0);
+      metrics.rebuildRate.set(labels, rebuild?.eventsPerSecond ?? 0);
       if (head === undefined) continue;
       const behind = Math.max(0, head - applied);
       metrics.lagEvents.set(labels, behind);
@@ -64,8 +74,9 @@ export function collectLedgerMetrics(metrics: LedgerMetrics, sources: LedgerMetr
     }
   });
   if (sources.tokensDb !== undefined) {
-    const db = sources.tokensDb;
+    const connection = sources.tokensDb;
     metrics.registry.collect(() => {
+      const db = connection();
       const now = Date.now();
       if (now - countedAt < every) return;
       countedAt = now;

@@ -74,6 +74,8 @@ export const configSchema = z.object({
   commandRetries: z.coerce.number().int().min(0).max(50).default(8),
   /** Expired tokens stay in the read model this long before batch cleanup removes them. */
   expiredTokenGraceSeconds: z.coerce.number().int().min(0).default(300),
+  /** Revoked tokens and grants leave the read model this long after their revocation (0: only at expiry). */
+  revokedRetentionSeconds: z.coerce.number().int().min(0).default(7 * 86_400),
   /** Lifetime of an authorization code (RFC 6749 §4.1.2 recommends at most 10 minutes). */
   authorizationCodeTtlSeconds: seconds(600).default(60),
   /** Lifetime of a client-credentials access token. */
@@ -192,6 +194,7 @@ export const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   GL_MIN_SEQUENCE_WAIT_MS: "minSequenceWaitMs",
   GL_COMMAND_RETRIES: "commandRetries",
   GL_EXPIRED_TOKEN_GRACE_SECONDS: "expiredTokenGraceSeconds",
+  GL_REVOKED_RETENTION_SECONDS: "revokedRetentionSeconds",
   GL_AUTHORIZATION_CODE_TTL_SECONDS: "authorizationCodeTtlSeconds",
   GL_CLIENT_CREDENTIALS_TTL_SECONDS: "clientCredentialsTtlSeconds",
   GL_REFRESH_GRACE_SECONDS: "refreshGraceSeconds",

@@ -31,6 +31,10 @@ export class LedgerMetrics implements RpcObserver, CommandObserver {
   readonly lagEvents = this.registry.gauge("grantledger_projection_lag_events", "Messages in the log the projection has not applied yet.", ["projection"]);
   readonly lagSeconds = this.registry.gauge("grantledger_projection_lag_seconds", "Age of the oldest message the projection has not applied (0 when caught up).", ["projection"]);
   readonly size = this.registry.gauge("grantledger_read_model_bytes", "Size of the projection's SQLite file plus its WAL.", ["projection"]);
+  readonly generation = this.registry.gauge("grantledger_projection_generation", "Generation of the projection's active file (0 before any rebuild; each blue-green rebuild adds one).", ["projection"]);
+  readonly rebuildProgress = this.registry.gauge("grantledger_projection_rebuild_progress_ratio", "Applied / head of the rebuild in progress (0 when none runs).", ["projection"]);
+  readonly rebuildApplied = this.registry.gauge("grantledger_projection_rebuild_applied_sequence", "Last sequence the copy being rebuilt has applied (0 when no rebuild runs).", ["projection"]);
+  readonly rebuildRate = this.registry.gauge("grantledger_projection_rebuild_events_per_second", "Messages per second the rebuild in progress applies (0 when none runs).", ["projection"]);
   readonly tokens = this.registry.gauge("grantledger_tokens", "Token rows in the tokens read model, by state (active | expired | revoked | inactive).", ["state"]);
   readonly staleness = this.registry.gauge("grantledger_read_model_staleness_seconds", "Time since the read model was last confirmed within the log's head.");
   readonly fresh = this.registry.gauge("grantledger_introspection_fresh", "1 while introspection is within the staleness bound, 0 while it fails closed.");

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { Writable } from "node:stream";
 import { loadConfig, type Config, type ConfigInput } from "../../services/config/config.js";
 import { createLogger } from "../../services/app/logger.js";
-import { startLedger, type Ledger } from "../../services/app/ledger.js";
+import { startLedger, type Ledger, type LedgerNodeOptions } from "../../services/app/ledger.js";
 import { freePort } from "./nats-server.js";
 
 const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -31,7 +31,7 @@ export interface TestLedger {
 }
 
 /** A ledger in this process on a free port, with a temp data dir, against `natsUrl`. */
-export async function startTestLedger(natsUrl: string, overrides: ConfigInput = {}): Promise<TestLedger> {
+export async function startTestLedger(natsUrl: string, overrides: ConfigInput = {}, options: LedgerNodeOptions = {}): Promise<TestLedger> {
   const ownDir = overrides.dataDir === undefined;
   const dataDir = overrides.dataDir ?? (await mkdtemp(join(tmpdir(), "gl-ledger-")));
   const config = loadConfig({}, {
@@ -47,7 +47,7 @@ export async function startTestLedger(natsUrl: string, overrides: ConfigInput = 
     dataDir,
   });
   const logs = new LogCapture();
-  const ledger = await startLedger(config, natsUrl, createLogger(config.logLevel, logs));
+  const ledger = await startLedger(config, natsUrl, createLogger(config.logLevel, logs), options);
   return {
     ledger,
     address: `127.0.0.1:${ledger.grpcPort}`,

@@ -1,0 +1,213 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openProjectionDatabase, projectionDigest, readPointer, writePointer, type ActiveFile } from "../../projections/runner/index.js";
+import { connectEventLog, type JetStreamEventLog } from "../../services/eventlog/index.js";
+import { clientAndGrant, issue, rid, startE2E, type E2E } from "../support/e2e-harness.js";
+import { clientRegistered, grantCreated, issued, LogWriter, tokenIssued } from "../support/envelopes.js";
+import { actor } from "../support/grpc-clients.js";
+
+const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+const say = (line: string): void => console.log(`[rebuild] ${line}`);
+const TEN_YEARS_S = 10 * 365 * 86_400;
+
+/** Runs the CLI in its own process; resolves with its exit code and output. */
+function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "scripts/cli.ts"), ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
+    child.stderr.on("data", (c: Buffer) => (out += c.toString("utf8")));
+    child.on("exit", (code) => done({ code, out }));
+  });
+}
+
+/** Appends `grants` synthetic grants with a few tokens each straight to the log: bulk for the rebuild to chew on. */
+async function appendFiller(log: JetStreamEventLog, grants: number): Promise<void> {
+  const writer = new LogWriter(log, Date.now());
+  const expiresAt = Date.now() + 86_400_000;
+  await writer.append(clientRegistered("filler-client"));
+  for (let start = 0; start < grants; start += 200) {
+    await Promise.all(
+      Array.from({ length: Math.min(200, grants - start) }, async (_, i) => {
+        const g = `filler-${start + i}`;
+        await writer.append(grantCreated(g, { clientId: "filler-client", subject: `filler-user-${start + i}` }));
+        await writer.append(tokenIssued(g, [1, 2, 3].map((t) => issued(`${g}-t${t}`, { expiresAt, issuedAt: Date.now() }))));
+      }),
+    );
+  }
+}
+
+describe("blue-green rebuild of the tokens projection under introspection load", () => {
+  let e2e: E2E;
+  let log: JetStreamEventLog;
+
+  beforeAll(async () => {
+    // No cleanup during the test: the rebuilt copy must hold exactly the rows of the old one.
+    e2e = await startE2E({ expiredTokenGraceSeconds: TEN_YEARS_S });
+    log = await connectEventLog({ servers: e2e.nats.url, stream: e2e.ledger.config.stream, subjectRoot: e2e.ledger.config.subjectRoot });
+  }, 60_000);
+  afterAll(async () => {
+    await log?.close();
+    await e2e?.stop();
+  });
+
+  it("rebuilds into a new file and switches with zero failed or wrong answers; the copy's digest equals the old file's", { timeout: 120_000 }, async () => {
+    const { api, ledger } = e2e;
+    const dir = join(ledger.dataDir, "projections");
+    await appendFiller(log, 2500);
+    const fixtures = await Promise.all([0, 1, 2, 3].map(() => clientAndGrant(api)));
+    const tokens: string[] = [];
+    for (const f of fixtures) {
+      const pairs = await Promise.all(Array.from({ length: 10 }, () => issue(api, f.grantId)));
+      for (const p of pairs) tokens.push(p.accessToken, p.refreshToken);
+    }
+    let knownSeq = await log.headSequence();
+    const before = readPointer(dir, "tokens");
+    expect(before?.generation).toBe(0);
+    say(`log head ${knownSeq} before the rebuild; ${tokens.length} real tokens under load`);
+
+    // Revocations acknowledged so far (token → sequence), and the ones in flight (either answer is right).
+    const revokedAt = new Map<string, number>();
+    const inFlight = new Set<string>();
+    const failures: string[] = [];
+    const wrong: string[] = [];
+    let requests = 0;
+    let running = true;
+
+    const introspector = async (worker: number): Promise<void> => {
+      let i = worker;
+      while (running) {
+        const token = tokens[(i = (i * 7 + 13) % tokens.length)] as string;
+        const minSequence = knownSeq;
+        const revoked = revokedAt.has(token);
+        const uncertain = inFlight.has(token);
+        try {
+          const answer = await api.introspection.introspect({ token, tokenTypeHint: undefined, minSequence });
+          requests += 1;
+          if (!uncertain && revokedAt.has(token) === revoked && answer.active === revoked) {
+            wrong.push(`${token.slice(0, 8)}… active=${answer.active} at min_sequence ${minSequence}, revoked=${revoked}`);
+          }
+        } catch (error) {
+          failures.push(error instanceof Error ? error.message : String(error));
+        }
+      }
+    };
+    const revoker = async (): Promise<void> => {
+      let n = 0;
+      while (running && n < tokens.length / 2) {
+        const token = tokens[n * 2] as string;
+        n += 1;
+        inFlight.add(token);
+        try {
+          const { sequence } = await api.revocation.revokeToken({ requestId: rid(), token, tokenTypeHint: undefined, clientId: undefined }, actor("rebuild-test"));
+          revokedAt.set(token, sequence);
+          knownSeq = Math.max(knownSeq, sequence);
+        } catch (error) {
+          failures.push(`revoke: ${error instanceof Error ? error.message : String(error)}`);
+        } finally {
+          inFlight.delete(token);
+        }
+        await new Promise((r) => setTimeout(r, 40));
+      }
+    };
+    const load = [...Array.from({ length: 6 }, (_, w) => introspector(w + 1)), revoker()];
+
+    const started = Date.now();
+    const rebuilt = await cli(["projections", "rebuild", "tokens"], {
+      NATS_URL: e2e.nats.url,
+      GL_DATA_DIR: ledger.dataDir,
+      GL_STREAM: ledger.config.stream,
+      LOG_LEVEL: "info",
+    });
+    say(`CLI rebuild exited ${rebuilt.code} after ${Date.now() - started} ms:\n${rebuilt.out.trim().split("\n").slice(-3).join("\n")}`);
+    expect(rebuilt.code).toBe(0);
+    const after = readPointer(dir, "tokens");
+    expect(after?.generation).toBe(1);
+    expect(ledger.ledger.tokens.active.file).toBe(after?.file);
+    // Keep the load on the new file for a while, then stop it.
+    await new Promise((r) => setTimeout(r, 1000));
+    running = false;
+    await Promise.all(load);
+    say(`${requests} introspections during the rebuild and switch, ${revokedAt.size} revocations; ${failures.length} failed, ${wrong.length} wrong`);
+    expect(failures).toEqual([]);
+    expect(wrong).toEqual([]);
+    expect(requests).toBeGreaterThan(100);
+
+    // The old file keeps being applied for the handover grace, then stops: both end at the head.
+    const head = await log.headSequence();
+    expect(await ledger.ledger.tokens.waitFor(head, 5000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 3500));
+    const oldFile = join(dir, before?.file ?? "tokens.v2.db");
+    const newFile = join(dir, after?.file ?? "");
+    expect(existsSync(oldFile)).toBe(true);
+    const digestOf = (file: string) => {
+      const db = openProjectionDatabase(file, { readonly: true });
+      try {
+        return projectionDigest(db, "tokens");
+      } finally {
+        db.close();
+      }
+    };
+    const oldDigest = digestOf(oldFile);
+    const newDigest = digestOf(newFile);
+    say(`old ${oldDigest.digest.slice(0, 16)}… at ${oldDigest.seq} ${JSON.stringify(oldDigest.rows)}; new ${newDigest.digest.slice(0, 16)}… at ${newDigest.seq}`);
+    expect(oldDigest.seq).toBe(head);
+    expect(newDigest.seq).toBe(head);
+    expect(newDigest).toEqual(oldDigest);
+
+    // The metrics, the CLI's status and digest see the new generation.
+    const scrape = await ledger.ledger.metrics.registry.render();
+    expect(scrape).toContain('grantledger_projection_generation{projection="tokens"} 1');
+    expect(scrape).toContain('grantledger_projection_rebuild_progress_ratio{projection="tokens"} 0');
+    const env = { NATS_URL: e2e.nats.url, GL_DATA_DIR: ledger.dataDir, GL_STREAM: ledger.config.stream };
+    const status = await cli(["projections", "status", "--json"], env);
+    expect(status.code).toBe(0);
+    const tokensStatus = (JSON.parse(status.out) as { projections: Array<Record<string, unknown>> }).projections.find((p) => p["name"] === "tokens");
+    expect(tokensStatus).toMatchObject({ file: newFile, generation: 1, appliedSeq: head, lagEvents: 0, rebuild: null, pendingHandover: false });
+    const digest = await cli(["projections", "digest", "tokens", "--json"], env);
+    expect(digest.code).toBe(0);
+    expect(JSON.parse(digest.out)).toMatchObject({ digest: newDigest.digest, seq: head, file: newFile });
+
+    // Prune keeps everything right after a switch (readers may still be on the old file), then removes the old file only.
+    expect((await cli(["projections", "prune", "tokens"], env)).out).toContain("nothing pruned");
+    writePointer(dir, "tokens", { ...(after as ActiveFile), since: Date.now() - 60_000 });
+    const pruned = await cli(["projections", "prune", "tokens"], env);
+    say(`prune: ${pruned.out.trim()}`);
+    expect(pruned.out).toContain(`removed ${before?.file ?? "?"}`);
+    expect(existsSync(oldFile)).toBe(false);
+    expect(existsSync(newFile)).toBe(true);
+  });
+
+  it("rebuilds the audit trail in the serving process; SearchEvents answers the same before and after", { timeout: 60_000 }, async () => {
+    const { api, ledger } = e2e;
+    const audit = ledger.ledger.audit;
+    if (audit === undefined) throw new Error("the ledger has no audit read model");
+    const head = await log.headSequence();
+    const search = () => api.audit.searchEvents({ filter: { subject: "", clientId: "", resource: "", actor: "", eventTypes: ["token.revoked"] }, pageSize: 50, pageToken: "", minSequence: head });
+    const before = await search();
+    const from = audit.active.file;
+    const active = await audit.rebuild();
+    expect(active.generation).toBe(1);
+    expect(audit.active.file).not.toBe(from);
+    expect(await search()).toEqual(before);
+    await new Promise((r) => setTimeout(r, 3500));
+    const dir = join(ledger.dataDir, "projections");
+    const digestOf = (file: string) => {
+      const db = openProjectionDatabase(join(dir, file), { readonly: true });
+      try {
+        return projectionDigest(db, "audit");
+      } finally {
+        db.close();
+      }
+    };
+    expect(digestOf(active.file)).toEqual(digestOf(from));
+    say(`audit rebuilt into ${active.file}; ${before.events.length} token.revoked events found before and after`);
+  });
+});
