@@ -71,8 +71,9 @@ export interface LedgerProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function spawnLedgerProcess(natsUrl: string, dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<LedgerProcess> {
-  const port = await freePort();
+/** `port`: listen there (a restart on the address clients already use); default a free one. */
+export async function spawnLedgerProcess(natsUrl: string, dataDir: string, env: NodeJS.ProcessEnv = {}, port?: number): Promise<LedgerProcess> {
+  port ??= await freePort();
   const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "scripts/cli.ts"), "serve"], {
     cwd: repoRoot,
     env: {
