@@ -62,12 +62,16 @@ export function nodeConfig(
   plan: readonly ClusterNodePlan[],
   clusterName = DEFAULT_CLUSTER_NAME,
   storeDirInFile = true,
+  syncInterval?: string,
 ): string {
   const routes = plan.filter((n) => n.name !== node.name).map((n) => `    nats-route://127.0.0.1:${n.clusterPort}`);
   return [
     `server_name: ${node.name}`,
     `listen: 127.0.0.1:${node.port}`,
-    ...(storeDirInFile ? [`jetstream {`, `  store_dir: ${JSON.stringify(node.storeDir)}`, `}`] : [`jetstream: enabled`]),
+    `jetstream {`,
+    ...(storeDirInFile ? [`  store_dir: ${JSON.stringify(node.storeDir)}`] : []),
+    ...(syncInterval === undefined ? [] : [`  sync_interval: ${syncInterval}`]),
+    `}`,
     `cluster {`,
     `  name: ${clusterName}`,
     `  listen: 127.0.0.1:${node.clusterPort}`,
@@ -84,10 +88,11 @@ export async function writeClusterConfigs(
   plan: readonly ClusterNodePlan[],
   clusterName = DEFAULT_CLUSTER_NAME,
   storeDirInFile = true,
+  syncInterval?: string,
 ): Promise<void> {
   for (const node of plan) {
     await mkdir(node.storeDir, { recursive: true });
-    await writeFile(node.configFile, nodeConfig(node, plan, clusterName, storeDirInFile));
+    await writeFile(node.configFile, nodeConfig(node, plan, clusterName, storeDirInFile, syncInterval));
   }
 }
 
@@ -158,6 +163,11 @@ export interface NatsClusterOptions {
   baseDir?: string;
   /** Extra nats-server arguments for every node, e.g. `["--sync", "always"]`... see nats-server --help. */
   args?: readonly string[];
+  /**
+   * JetStream `sync_interval`: how often the store is fsynced ("2m", the server's default, when
+   * unset; "always" fsyncs every write). See the README's durability notes for the trade-off.
+   */
+  syncInterval?: string;
   /** How long to wait for a JetStream meta leader, restarts included (default 45 s). */
   readyTimeoutMs?: number;
 }
@@ -206,7 +216,7 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
   const ownDir = options.baseDir === undefined;
   const baseDir = options.baseDir ?? (await mkdtemp(join(tmpdir(), "gl-nats-cluster-")));
   const plan = await planCluster(baseDir, size);
-  await writeClusterConfigs(plan, options.name, false);
+  await writeClusterConfigs(plan, options.name, false, options.syncInterval);
   const started = Date.now();
   const servers: NatsServer[] = [];
   try {

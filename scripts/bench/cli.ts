@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { catchup } from "./benchmarks/catchup.js";
+import { durability } from "./benchmarks/durability.js";
 import { introspect } from "./benchmarks/introspect.js";
 import { introspectPeer } from "./benchmarks/introspect-peer.js";
 import { issue } from "./benchmarks/issue.js";
@@ -17,7 +18,7 @@ import { repoRoot } from "./lib/proc.js";
 import { environment, latestResults, writeReport, type StoredResult } from "./lib/report.js";
 import type { Benchmark, BenchOptions } from "./lib/types.js";
 
-const BENCHMARKS: readonly Benchmark[] = [introspect, introspectPeer, issue, catchup, storage];
+const BENCHMARKS: readonly Benchmark[] = [introspect, introspectPeer, issue, catchup, storage, durability];
 
 const USAGE = `npm run bench -- <name|all> [options]
 

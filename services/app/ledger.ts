@@ -181,6 +181,7 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
       observer: metrics,
       aggregates: new AggregateStore(log),
       retries: config.commandRetries,
+      unavailableRetryMs: config.unavailableRetryMs,
       idempotency: new Idempotency(outcomes, keyring.outcomeKey, keyring.requestKey, (error) =>
         logger.warn({ err: error }, "could not record an idempotency outcome"),
       ),

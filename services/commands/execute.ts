@@ -19,6 +19,8 @@ export interface CommandDeps {
   readonly retries: number;
   /** Told about appends and conflicts (metrics); optional. */
   readonly observer?: CommandObserver;
+  /** How long a command rides out quick UNAVAILABLE failures (leader elections), ms; 0 or unset: not at all. */
+  readonly unavailableRetryMs?: number;
 }
 
 /** Told about the write path's outcomes (metrics). */

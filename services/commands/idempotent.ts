@@ -1,3 +1,4 @@
+import { isDomainError } from "../domain/shared/errors.js";
 import type { CommandContext } from "./execute.js";
 import { AlreadyAnswered, fingerprint } from "./idempotency.js";
 import type { LedgerCommandDeps } from "./deps.js";
@@ -12,11 +13,44 @@ export interface Attempt<P> {
 }
 
 /**
+ * Only failures this quick are ridden out: while a cluster elects a stream leader, requests fail at
+ * once ("no responders", "JetStream not enabled"); a request that timed out is an outage, reported.
+ */
+const QUICK_FAILURE_MS = 1_000;
+
+/**
  * Runs `command` at most once in effect per (actor, command, request_id): a recorded answer is
  * returned as is, otherwise `run` decides and appends (with the key as msgId) and its answer is
  * recorded.
+ *
+ * Quick UNAVAILABLE failures (a leader election, a reconnect) are retried here for up to
+ * `deps.unavailableRetryMs`, with backoff: the retry is the same request (same msgId, same
+ * recorded answer), exactly what a caller's retry would be, so the caller sees success or one clear
+ * UNAVAILABLE, never a double effect.
  */
 export async function idempotent<R, P = never>(
+  deps: LedgerCommandDeps,
+  ctx: CommandContext,
+  command: string,
+  input: unknown,
+  run: (attempt: Attempt<P>) => Promise<R>,
+): Promise<R> {
+  const started = Date.now();
+  for (let tries = 1; ; tries++) {
+    const attemptStarted = Date.now();
+    try {
+      return await once(deps, ctx, command, input, run);
+    } catch (error) {
+      const quick = Date.now() - attemptStarted < QUICK_FAILURE_MS;
+      const wait = Math.min(500, 25 * 2 ** tries) * (0.5 + Math.random() / 2);
+      const withinBudget = Date.now() - started + wait <= (deps.unavailableRetryMs ?? 0);
+      if (!(isDomainError(error) && error.kind === "unavailable" && quick && withinBudget)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
+
+async function once<R, P>(
   deps: LedgerCommandDeps,
   ctx: CommandContext,
   command: string,

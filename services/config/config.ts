@@ -72,6 +72,11 @@ export const configSchema = z.object({
   minSequenceWaitMs: z.coerce.number().int().min(0).max(60_000).default(2000),
   /** How often a command is re-decided after an optimistic-concurrency conflict. */
   commandRetries: z.coerce.number().int().min(0).max(50).default(8),
+  /**
+   * A command rides out quick UNAVAILABLE failures (a stream-leader election: ~5 s on a 3-node
+   * cluster here) for this long before it answers UNAVAILABLE; 0 answers at once.
+   */
+  unavailableRetryMs: z.coerce.number().int().min(0).max(60_000).default(8_000),
   /** Expired tokens stay in the read model this long before batch cleanup removes them. */
   expiredTokenGraceSeconds: z.coerce.number().int().min(0).default(300),
   /** Revoked tokens and grants leave the read model this long after their revocation (0: only at expiry). */
@@ -193,6 +198,7 @@ export const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   GL_REFRESH_TOKEN_TTL_SECONDS: "refreshTokenTtlSeconds",
   GL_MIN_SEQUENCE_WAIT_MS: "minSequenceWaitMs",
   GL_COMMAND_RETRIES: "commandRetries",
+  GL_UNAVAILABLE_RETRY_MS: "unavailableRetryMs",
   GL_EXPIRED_TOKEN_GRACE_SECONDS: "expiredTokenGraceSeconds",
   GL_REVOKED_RETENTION_SECONDS: "revokedRetentionSeconds",
   GL_AUTHORIZATION_CODE_TTL_SECONDS: "authorizationCodeTtlSeconds",
