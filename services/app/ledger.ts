@@ -1,13 +1,14 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { AggregateStore, ClientAuthenticator, Idempotency, type OAuthCommandDeps } from "../commands/index.js";
-import { ROLES, type Config, type Role } from "../config/config.js";
+import { DEFAULT_ROLES, ROLES, type Config, type Role } from "../config/config.js";
 import { checkpointOrigin, loadCheckpointSigner, loadKeyring } from "../config/keys.js";
 import { loadScopeCatalog } from "../config/scope-catalog.js";
 import { unavailable } from "../domain/shared/errors.js";
 import { connectEventLog, createKvOutcomeStore, type JetStreamEventLog } from "../eventlog/index.js";
 import { observeRpcs, startGrpcServer, type GrpcServer, type SERVICE_NAMES } from "../grpc/index.js";
+import { startHttpServer, type HttpServer } from "../http/index.js";
 import { LedgerMetrics, startMetricsServer, type MetricsServer } from "../metrics/index.js";
 import { startProjection, type ProjectionRunner } from "../../projections/runner/index.js";
 import { startTokenCleanup, TOKENS_PROJECTION, TokensReadModel } from "../../projections/tokens/index.js";
@@ -26,6 +27,8 @@ const SERVICES_BY_ROLE: Readonly<Record<Role, readonly (typeof SERVICE_NAMES)[nu
   introspection: ["grantledger.v1.IntrospectionService"],
   projector: ["grantledger.v1.AuditService"],
   checkpointer: [],
+  // The OAuth HTTP endpoints have their own port (services/http), no gRPC service.
+  http: [],
 };
 
 /** A process running some of the roles (config.roles): see {@link startLedgerNode}. */
@@ -41,6 +44,8 @@ export interface LedgerNode {
   /** The tokens read model the serving roles answer from: the runner's, or a reader of its file. */
   readonly tokens: ReadModelSource | undefined;
   readonly grpc: GrpcServer | undefined;
+  /** The OAuth HTTP port, with the http role. */
+  readonly http: HttpServer | undefined;
   /** The checkpointer role: Merkle tree over the log, signed checkpoints, proofs. */
   readonly checkpointer: Checkpointer | undefined;
   /** The staleness bound of the introspection role (absent when off or without that role). */
@@ -63,9 +68,10 @@ export interface Ledger extends LedgerNode {
   readonly checkpointer: Checkpointer;
 }
 
-/** Every role in this process (whatever config.roles says). */
+/** Every default role in this process (whatever config.roles says), and http when config.roles has it. */
 export async function startLedger(config: Config, natsUrl: string, logger: Logger): Promise<Ledger> {
-  const node = await startLedgerNode({ ...config, roles: [...ROLES] }, natsUrl, logger);
+  const roles = ROLES.filter((role) => DEFAULT_ROLES.includes(role) || (role === "http" && config.roles.includes("http")));
+  const node = await startLedgerNode({ ...config, roles }, natsUrl, logger);
   const { grpc, grpcPort, projection, auditProjection, tokens, checkpointer } = node;
   if (grpc === undefined || grpcPort === undefined || projection === undefined || auditProjection === undefined || tokens === undefined || checkpointer === undefined) {
     await node.stop();
@@ -83,7 +89,7 @@ export async function startLedger(config: Config, natsUrl: string, logger: Logge
 export async function startLedgerNode(config: Config, natsUrl: string, logger: Logger): Promise<LedgerNode> {
   const roles = config.roles;
   const has = (role: Role): boolean => roles.includes(role);
-  const serving = has("commands") || has("introspection");
+  const serving = has("commands") || has("introspection") || has("http");
   // Fail before connecting anything: no plaintext unauthenticated port without --insecure-dev.
   if (serving || has("projector")) assertServingMode(config);
   const log = await connectEventLog({
@@ -155,7 +161,7 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
   // for the IntrospectionService while the bound is exceeded.
   let onFreshness: (fresh: boolean) => void = () => undefined;
   const staleness =
-    config.maxStalenessMs === 0 || !has("introspection") || tokens === undefined
+    config.maxStalenessMs === 0 || !(has("introspection") || has("http")) || tokens === undefined
       ? undefined
       : new StalenessGuard({
           headSequence: () => log.headSequence(),
@@ -166,6 +172,7 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
         }).start();
 
   let grpc: GrpcServer | undefined;
+  let http: HttpServer | undefined;
   if (tokens !== undefined) {
     const keyring = loadKeyring(config);
     const readModel = new TokensReadModel(tokens.db);
@@ -204,6 +211,7 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
     };
 
     observeRpcs(logger, metrics);
+    const security = servingSecurity(config, keyring, logger);
     grpc = await startGrpcServer(
       {
         logger,
@@ -211,7 +219,7 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
         readModel,
         freshness: { appliedSeq: () => tokens.appliedSeq(), waitFor: (seq, ms) => tokens.waitFor(seq, ms) },
         keyring,
-        security: servingSecurity(config, keyring, logger),
+        security,
         minSequenceWaitMs: config.minSequenceWaitMs,
         ...(staleness === undefined ? {} : { staleness }),
         maxAccessTokenTtlSeconds: config.maxAccessTokenTtlSeconds,
@@ -244,6 +252,32 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
       else logger.warn({ maxStalenessMs: config.maxStalenessMs, lastHead: staleness?.lastHead }, "read model stale beyond the bound: introspection fails closed");
     };
     if (staleness !== undefined && !staleness.isFresh()) health.setStatus(INTROSPECTION_SERVICE, "NOT_SERVING");
+    if (has("http")) {
+      const read = (file: string | undefined): Buffer | undefined => (file === undefined ? undefined : readFileSync(file));
+      const [cert, key] = [read(config.tlsCertFile), read(config.tlsKeyFile)];
+      http = await startHttpServer(
+        {
+          logger,
+          commands,
+          readModel,
+          freshness: { appliedSeq: () => tokens.appliedSeq(), waitFor: (seq, ms) => tokens.waitFor(seq, ms) },
+          readYourWritesMs: config.minSequenceWaitMs,
+          keyring,
+          gate: security.gate,
+          staleness,
+          scopes: [...commands.catalog.scopes],
+          maxScopesPerGrant: config.maxScopesPerGrant,
+        },
+        {
+          host: config.httpHost,
+          port: config.httpPort,
+          // The gRPC port's certificate; plain HTTP only under --insecure-dev, which config keeps on loopback.
+          tls: cert === undefined || key === undefined ? undefined : { cert, key, clientCa: read(config.tlsClientCaFile) },
+          issuer: config.httpIssuer,
+          form: { maxBytes: config.httpMaxBodyBytes, maxParams: 32 },
+        },
+      );
+    }
   }
 
   collectLedgerMetrics(metrics, {
@@ -268,6 +302,7 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
     {
       roles,
       grpc: grpc === undefined ? null : `${config.grpcHost}:${grpc.port}`,
+      http: http === undefined ? null : http.issuer,
       nats: natsUrl,
       stream: config.stream,
       readModel: tokens === undefined ? null : { file: tokens.file, mode: projection === undefined ? "reader" : "projector" },
@@ -279,6 +314,7 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
+      await http?.close();
       await grpc?.shutdown();
       staleness?.stop();
       stopping.abort();
@@ -297,6 +333,7 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
     auditProjection,
     tokens,
     grpc,
+    http,
     checkpointer,
     staleness,
     metrics,
