@@ -77,7 +77,7 @@ export async function startHttpServer(deps: HttpDeps, options: HttpServerOptions
       {
         method: "POST",
         endpoint: introspectionEndpoint({
-          callers: new ResourceServerAuth({ commands: deps.commands, readModel: deps.readModel, keyring: deps.keyring, gate: deps.gate }),
+          callers: new ResourceServerAuth(deps),
           introspect: tokenIntrospector(deps),
           staleness: deps.staleness,
           issuer: issuerOf,

@@ -167,6 +167,15 @@ describe("HTTP OAuth endpoints: RFC error cases, status, body and headers", () =
       const fresh = await post("/oauth2/introspect", { token: "gla_x" }, { authorization: basic(owner.clientId, rotated.clientSecret) });
       expect(fresh.status).toBe(200);
     });
+
+    it("refuses a suspended client at once, though its secret was verified before", async () => {
+      const owner = await registerClient(world, "confidential", ["zone:read"]);
+      const auth = { authorization: basic(owner.clientId, owner.clientSecret) };
+      expect((await post("/oauth2/introspect", { token: "gla_x" }, auth)).status).toBe(200);
+      const suspended = await world.api.clients.suspendClient({ requestId: rid(), clientId: owner.clientId, reason: "test" }, actor("console"));
+      await world.api.introspection.introspect({ token: "gla_x", tokenTypeHint: undefined, minSequence: suspended.sequence });
+      expectInvalidClient(await post("/oauth2/introspect", { token: "gla_x" }, auth));
+    });
   });
 
   describe("POST /oauth2/revoke", () => {
