@@ -10,6 +10,11 @@ export interface Reply {
 
 /** One request as an endpoint sees it. */
 export interface HttpContext {
+  /**
+   * Minted per request, never taken from the client: the commands' idempotency key (a client
+   * choosing it could replay a recorded answer, or collide with another request) and the request id
+   * its events record. The client's own `x-request-id` is only logged and echoed.
+   */
   readonly requestId: string;
   readonly now: () => number;
   /** For the log line: the client or caller the request turned out to be (never a secret). */

@@ -92,7 +92,8 @@ export async function startHttpServer(deps: HttpDeps, options: HttpServerOptions
   const handle = (request: IncomingMessage, response: ServerResponse): void => {
     const started = performance.now();
     const header = request.headers["x-request-id"];
-    const ctx: HttpContext = { requestId: typeof header === "string" && PRINTABLE.test(header) ? header : randomUUID(), now: Date.now };
+    const clientRequestId = typeof header === "string" && PRINTABLE.test(header) ? header : undefined;
+    const ctx: HttpContext = { requestId: randomUUID(), now: Date.now };
     const path = (request.url ?? "/").split("?", 1)[0] ?? "/";
     const route = routes.get(path);
     const finish = (reply: Reply, error?: unknown): void => {
@@ -102,7 +103,7 @@ export async function startHttpServer(deps: HttpDeps, options: HttpServerOptions
         "cache-control": "no-store",
         pragma: "no-cache",
         "x-content-type-options": "nosniff",
-        "x-request-id": ctx.requestId,
+        "x-request-id": clientRequestId ?? ctx.requestId,
         "content-length": Buffer.byteLength(body),
         ...reply.headers,
       });
@@ -118,6 +119,7 @@ export async function startHttpServer(deps: HttpDeps, options: HttpServerOptions
           ...(status >= 400 ? { error: (reply.body as { error?: string } | undefined)?.error } : {}),
           durationMs: Math.round((performance.now() - started) * 1000) / 1000,
           requestId: ctx.requestId,
+          ...(clientRequestId === undefined ? {} : { clientRequestId }),
           ...(ctx.who === undefined ? {} : { client: ctx.who }),
         };
         if (status === 500) deps.logger.error({ ...line, err: error }, "http request failed");

@@ -82,7 +82,19 @@ describe("HTTP OAuth endpoints: hostile input gets the RFC error, never a crash"
     expect((await raw(world.issuer, "/oauth2/revoke", { headers: { ...FORM, ...auth }, body: `token=${"%F0%9F%92%A9".repeat(50)}` })).status).toBe(200);
   });
 
-  it("405 with Allow for the wrong method, 404 for unknown paths", async () => {
+  it("a client's x-request-id is echoed and logged, never an idempotency key", async () => {
+    const headers = { "x-request-id": "same-id-every-time" };
+    const first = await tokenPost("grant_type=client_credentials", headers);
+    const second = await tokenPost("grant_type=client_credentials&scope=zone:read", headers);
+    const again = await tokenPost("grant_type=client_credentials", headers);
+    expect([first.status, second.status, again.status]).toEqual([200, 200, 200]);
+    expect(first.headers["x-request-id"]).toBe("same-id-every-time");
+    // A repeated request is a new request: new tokens, not a replayed answer.
+    expect(again.json?.["access_token"]).not.toBe(first.json?.["access_token"]);
+    expect(world.ledger.logs.lines.some((l) => l.includes('"clientRequestId":"same-id-every-time"'))).toBe(true);
+  });
+
+    it("405 with Allow for the wrong method, 404 for unknown paths", async () => {
     const get = await raw(world.issuer, "/oauth2/token", { method: "GET" });
     expect({ status: get.status, allow: get.headers["allow"], error: get.json?.["error"] }).toEqual({ status: 405, allow: "POST", error: "invalid_request" });
     const postMeta = await raw(world.issuer, "/.well-known/oauth-authorization-server", { method: "POST", headers: FORM, body: "" });
