@@ -258,6 +258,7 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
       http = await startHttpServer(
         {
           logger,
+          observer: metrics,
           commands,
           readModel,
           freshness: { appliedSeq: () => tokens.appliedSeq(), waitFor: (seq, ms) => tokens.waitFor(seq, ms) },

@@ -17,9 +17,16 @@ import type { Endpoint, HttpContext, Reply } from "./reply.js";
 import { revocationEndpoint } from "./revocation-endpoint.js";
 import { tokenEndpoint } from "./token-endpoint.js";
 
+/** Told about every answered request (metrics). */
+export interface HttpObserver {
+  /** `path` is one of the endpoints' paths, or "(unknown)"; `error` the OAuth error code, if any. */
+  http(path: string, status: number, error: string | undefined, durationMs: number): void;
+}
+
 /** What the HTTP endpoints are built from: the same commands, read model and caller gate as gRPC. */
 export interface HttpDeps {
   readonly logger: Logger;
+  readonly observer?: HttpObserver | undefined;
   readonly commands: OAuthCommandDeps;
   readonly readModel: ReadModel;
   /** How far the read model has applied the log: token and revocation answers wait for their write. */
@@ -111,13 +118,17 @@ export async function startHttpServer(deps: HttpDeps, options: HttpServerOptions
       // A body we stopped reading (too large) is not drained: the connection goes with the answer.
       if (reply.headers?.["connection"] === "close") response.once("finish", () => request.destroy());
       const status = reply.status;
+      const code = status >= 400 ? (reply.body as { error?: string } | undefined)?.error : undefined;
+      const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+      const where = route === undefined ? "(unknown)" : path;
+      deps.observer?.http(where, status, code, durationMs);
       if (status >= 500 || deps.logger.isLevelEnabled("info")) {
         const line = {
           method: request.method,
-          path: route === undefined ? "(unknown)" : path,
+          path: where,
           status,
-          ...(status >= 400 ? { error: (reply.body as { error?: string } | undefined)?.error } : {}),
-          durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+          ...(code === undefined ? {} : { error: code }),
+          durationMs,
           requestId: ctx.requestId,
           ...(clientRequestId === undefined ? {} : { clientRequestId }),
           ...(ctx.who === undefined ? {} : { client: ctx.who }),

@@ -211,7 +211,14 @@ describe("HTTP OAuth endpoints: RFC error cases, status, body and headers", () =
     });
   });
 
-  it("never logs a token, code or secret", async () => {
+  it("counts requests by endpoint, status and OAuth error in the Prometheus metrics", async () => {
+    const text = await world.ledger.ledger.metrics.registry.render();
+    expect(text).toContain('grantledger_http_requests_total{path="/oauth2/token",status="401",error="invalid_client"}');
+    expect(text).toMatch(/grantledger_http_requests_total\{path="\/oauth2\/introspect",status="200",error=""\} \d+/);
+    expect(text).toContain('grantledger_http_duration_seconds_count{path="/oauth2/revoke"}');
+  });
+
+    it("never logs a token, code or secret", async () => {
     const lines = world.ledger.logs.lines.join("\n");
     expect(lines).toContain('"path":"/oauth2/token"');
     for (const secret of [app.clientSecret, rs.clientSecret]) expect(lines).not.toContain(secret);
