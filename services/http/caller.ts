@@ -4,8 +4,7 @@ import type { TLSSocket } from "node:tls";
 import { authenticateClient, type OAuthCommandDeps } from "../commands/index.js";
 import type { Keyring } from "../crypto/keys.js";
 import { isDomainError } from "../domain/shared/errors.js";
-import { certificateIdentity, type Caller, type CallerGate } from "../grpc/index.js";
-import type { Freshness, ReadModel } from "../grpc/read-model.js";
+import { certificateIdentity, type Caller, type CallerGate, type Freshness, type ReadModel } from "../grpc/index.js";
 import { invalidClient } from "./errors.js";
 import { presentedClient } from "./client-auth.js";
 

@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { assertFresh, type Staleness } from "../grpc/consistency.js";
-import type { ActiveToken } from "../grpc/read-model.js";
+import { assertFresh, type ActiveToken, type Staleness } from "../grpc/index.js";
 import type { ResourceServerAuth } from "./caller.js";
 import { invalidRequest } from "./errors.js";
 import { readForm, type FormLimits } from "./form.js";

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { authenticateClient, revokeToken, type OAuthCommandDeps } from "../commands/index.js";
 import { parseTokenKind } from "../domain/shared/token-format.js";
-import type { Freshness } from "../grpc/read-model.js";
+import type { Freshness } from "../grpc/index.js";
 import { presentedClient } from "./client-auth.js";
 import { invalidRequest, OAuthHttpError } from "./errors.js";
 import { readForm, type FormLimits } from "./form.js";

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { clientCredentials, redeemAuthorizationCode, refreshTokens, type OAuthCommandDeps } from "../commands/index.js";
-import type { Freshness } from "../grpc/read-model.js";
+import type { Freshness } from "../grpc/index.js";
 import { SCOPE_PATTERN } from "../domain/shared/scopes.js";
 import { presentedClient, type PresentedClient } from "./client-auth.js";
 import { invalidRequest, OAuthHttpError } from "./errors.js";
