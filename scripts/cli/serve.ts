@@ -22,6 +22,8 @@ export async function serve(args: string[]): Promise<number> {
         "data-dir": { type: "string" },
         roles: { type: "string" },
         "metrics-port": { type: "string" },
+        "http-host": { type: "string" },
+        "http-port": { type: "string" },
         "insecure-dev": { type: "boolean" },
       },
       strict: true,
@@ -37,6 +39,8 @@ export async function serve(args: string[]): Promise<number> {
   if (values["data-dir"] !== undefined) overrides.dataDir = values["data-dir"];
   if (values.roles !== undefined) overrides.roles = values.roles;
   if (values["metrics-port"] !== undefined) overrides.metricsPort = values["metrics-port"];
+  if (values["http-host"] !== undefined) overrides.httpHost = values["http-host"];
+  if (values["http-port"] !== undefined) overrides.httpPort = values["http-port"];
   if (values["insecure-dev"] === true) overrides.insecureDev = true;
   let config;
   try {

@@ -1,11 +1,13 @@
+import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import { AggregateStore, ClientAuthenticator, Idempotency, type OAuthCommandDeps } from "../commands/index.js";
-import { ROLES, type Config, type Role } from "../config/config.js";
+import { DEFAULT_ROLES, ROLES, type Config, type Role } from "../config/config.js";
 import { checkpointOrigin, loadCheckpointSigner, loadKeyring } from "../config/keys.js";
 import { loadScopeCatalog } from "../config/scope-catalog.js";
 import { unavailable } from "../domain/shared/errors.js";
 import { connectEventLog, createKvOutcomeStore, type JetStreamEventLog } from "../eventlog/index.js";
 import { observeRpcs, startGrpcServer, type GrpcServer, type SERVICE_NAMES } from "../grpc/index.js";
+import { startHttpServer, type HttpServer } from "../http/index.js";
 import { LedgerMetrics, startMetricsServer, type MetricsServer } from "../metrics/index.js";
 import type { Projection, ProjectionRunner } from "../../projections/runner/index.js";
 import { startRevokedRetention, startTokenCleanup, type TokensReadModel } from "../../projections/tokens/index.js";
@@ -25,6 +27,8 @@ const SERVICES_BY_ROLE: Readonly<Record<Role, readonly (typeof SERVICE_NAMES)[nu
   introspection: ["grantledger.v1.IntrospectionService"],
   projector: ["grantledger.v1.AuditService"],
   checkpointer: [],
+  // The OAuth HTTP endpoints have their own port (services/http), no gRPC service.
+  http: [],
 };
 
 /** A process running some of the roles (config.roles): see {@link startLedgerNode}. */
@@ -42,6 +46,8 @@ export interface LedgerNode {
   /** The audit read model, with the projector role. */
   readonly audit: ProjectionSlot<AuditReadModel> | undefined;
   readonly grpc: GrpcServer | undefined;
+  /** The OAuth HTTP port, with the http role. */
+  readonly http: HttpServer | undefined;
   /** The checkpointer role: Merkle tree over the log, signed checkpoints, proofs. */
   readonly checkpointer: Checkpointer | undefined;
   /** The staleness bound of the introspection role (absent when off or without that role). */
@@ -70,9 +76,10 @@ export interface LedgerNodeOptions {
   readonly tokensProjection?: Projection;
 }
 
-/** Every role in this process (whatever config.roles says). */
+/** Every default role in this process (whatever config.roles says), and http when config.roles has it. */
 export async function startLedger(config: Config, natsUrl: string, logger: Logger, options: LedgerNodeOptions = {}): Promise<Ledger> {
-  const node = await startLedgerNode({ ...config, roles: [...ROLES] }, natsUrl, logger, options);
+  const roles = ROLES.filter((role) => DEFAULT_ROLES.includes(role) || (role === "http" && config.roles.includes("http")));
+  const node = await startLedgerNode({ ...config, roles }, natsUrl, logger, options);
   const { grpc, grpcPort, projection, auditProjection, tokens, checkpointer } = node;
   if (grpc === undefined || grpcPort === undefined || projection === undefined || auditProjection === undefined || tokens === undefined || checkpointer === undefined) {
     await node.stop();
@@ -90,7 +97,7 @@ export async function startLedger(config: Config, natsUrl: string, logger: Logge
 export async function startLedgerNode(config: Config, natsUrl: string, logger: Logger, options: LedgerNodeOptions = {}): Promise<LedgerNode> {
   const roles = config.roles;
   const has = (role: Role): boolean => roles.includes(role);
-  const serving = has("commands") || has("introspection");
+  const serving = has("commands") || has("introspection") || has("http");
   // Fail before connecting anything: no plaintext unauthenticated port without --insecure-dev.
   if (serving || has("projector")) assertServingMode(config);
   const metrics = new LedgerMetrics();
@@ -161,7 +168,7 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
   // for the IntrospectionService while the bound is exceeded.
   let onFreshness: (fresh: boolean) => void = () => undefined;
   const staleness =
-    config.maxStalenessMs === 0 || !has("introspection") || tokens === undefined
+    config.maxStalenessMs === 0 || !(has("introspection") || has("http")) || tokens === undefined
       ? undefined
       : new StalenessGuard({
           headSequence: () => log.headSequence(),
@@ -172,6 +179,7 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
         }).start();
 
   let grpc: GrpcServer | undefined;
+  let http: HttpServer | undefined;
   if (tokens !== undefined) {
     const keyring = loadKeyring(config);
     const readModel = tokens.readModel;
@@ -211,6 +219,7 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
     };
 
     observeRpcs(logger, metrics);
+    const security = servingSecurity(config, keyring, logger);
     grpc = await startGrpcServer(
       {
         logger,
@@ -218,7 +227,7 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
         readModel,
         freshness: { appliedSeq: () => tokens.appliedSeq(), waitFor: (seq, ms) => tokens.waitFor(seq, ms) },
         keyring,
-        security: servingSecurity(config, keyring, logger),
+        security,
         minSequenceWaitMs: config.minSequenceWaitMs,
         ...(staleness === undefined ? {} : { staleness }),
         maxAccessTokenTtlSeconds: config.maxAccessTokenTtlSeconds,
@@ -251,6 +260,33 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
       else logger.warn({ maxStalenessMs: config.maxStalenessMs, lastHead: staleness?.lastHead }, "read model stale beyond the bound: introspection fails closed");
     };
     if (staleness !== undefined && !staleness.isFresh()) health.setStatus(INTROSPECTION_SERVICE, "NOT_SERVING");
+    if (has("http")) {
+      const read = (file: string | undefined): Buffer | undefined => (file === undefined ? undefined : readFileSync(file));
+      const [cert, key] = [read(config.tlsCertFile), read(config.tlsKeyFile)];
+      http = await startHttpServer(
+        {
+          logger,
+          observer: metrics,
+          commands,
+          readModel,
+          freshness: { appliedSeq: () => tokens.appliedSeq(), waitFor: (seq, ms) => tokens.waitFor(seq, ms) },
+          readYourWritesMs: config.minSequenceWaitMs,
+          keyring,
+          gate: security.gate,
+          staleness,
+          scopes: [...commands.catalog.scopes],
+          maxScopesPerGrant: config.maxScopesPerGrant,
+        },
+        {
+          host: config.httpHost,
+          port: config.httpPort,
+          // The gRPC port's certificate; plain HTTP only under --insecure-dev, which config keeps on loopback.
+          tls: cert === undefined || key === undefined ? undefined : { cert, key, clientCa: read(config.tlsClientCaFile) },
+          issuer: config.httpIssuer,
+          form: { maxBytes: config.httpMaxBodyBytes, maxParams: 32 },
+        },
+      );
+    }
   }
 
   collectLedgerMetrics(metrics, {
@@ -272,6 +308,7 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
     {
       roles,
       grpc: grpc === undefined ? null : `${config.grpcHost}:${grpc.port}`,
+      http: http === undefined ? null : http.issuer,
       nats: natsUrl,
       stream: config.stream,
       readModel: tokens === undefined ? null : { file: tokens.file, mode: projection === undefined ? "reader" : "projector" },
@@ -283,6 +320,7 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
+      await http?.close();
       await grpc?.shutdown();
       staleness?.stop();
       stopping.abort();
@@ -301,6 +339,7 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
     tokens,
     audit,
     grpc,
+    http,
     checkpointer,
     staleness,
     metrics,

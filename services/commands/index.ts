@@ -12,6 +12,7 @@ export { execute } from "./execute.js";
 export { createGrant, updateGrantScopes } from "./grant-commands.js";
 export { fingerprint, Idempotency } from "./idempotency.js";
 export {
+  authenticateClient,
   clientCredentials,
   clientGrantId,
   issueAuthorizationCode,

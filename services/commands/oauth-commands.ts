@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { clientDecider } from "../domain/client/index.js";
+import type { ClientState } from "../domain/client/state.js";
 import { graceSuccessor, grantDecider, type GrantState } from "../domain/grant/index.js";
 import { illegalState } from "../domain/shared/errors.js";
 import { parseTokenKind, type TokenKind } from "../domain/shared/token-format.js";
@@ -70,9 +71,20 @@ function requireKind(token: string, kind: TokenKind, field: string, what: string
   if (parseTokenKind(token) !== kind) throw invalidGrant(`${field} is not ${what}`, field);
 }
 
-async function authenticate(deps: OAuthCommandDeps, ctx: CommandContext, clientId: string, secret: string): Promise<void> {
+/**
+ * RFC 6749 §2.3.1 client authentication against the client aggregate's current state (the same check
+ * every flow below runs first); exported for endpoints that authenticate a client without a flow
+ * (HTTP revocation, introspection callers).
+ */
+export async function authenticateClient(
+  deps: OAuthCommandDeps,
+  ctx: Pick<CommandContext, "now">,
+  clientId: string,
+  secret: string,
+): Promise<ClientState> {
   const client = await deps.aggregates.load({ kind: "client", id: clientId }, clientDecider);
   await deps.clientAuth.authenticate(client.state, clientId, secret, ctx.now());
+  return client.state;
 }
 
 const loadClient = async (deps: OAuthCommandDeps, clientId: string) =>
@@ -170,7 +182,7 @@ export function redeemAuthorizationCode(
   const fingerprinted = { ...input, code: hidden(deps, input.code), clientSecret: hidden(deps, input.clientSecret), codeVerifier: verifierChallenge };
   return idempotent<OAuthTokensResult, MintedPair>(deps, ctx, "RedeemAuthorizationCode", fingerprinted, async ({ key, fp, pending }) => {
     requireKind(input.code, "authorization_code", "code", "an authorization code");
-    await authenticate(deps, ctx, input.clientId, input.clientSecret);
+    await authenticateClient(deps, ctx, input.clientId, input.clientSecret);
     const known = await findByHash(deps, input.code, (hash) => deps.codes.findCode(hash));
     if (known === undefined) throw invalidGrant("authorization code not found", "code");
     const minted = pending ?? (await deps.idempotency.reserve(key, fp, mintPair()));
@@ -226,7 +238,7 @@ export function refreshTokens(deps: OAuthCommandDeps, ctx: CommandContext, input
   const fingerprinted = { ...input, refreshToken: hidden(deps, input.refreshToken), clientSecret: hidden(deps, input.clientSecret) };
   return idempotent<RefreshTokensResult, MintedPair>(deps, ctx, "RefreshTokens", fingerprinted, async ({ key, fp, pending }) => {
     requireKind(input.refreshToken, "refresh_token", "refresh_token", "a refresh token");
-    await authenticate(deps, ctx, input.clientId, input.clientSecret);
+    await authenticateClient(deps, ctx, input.clientId, input.clientSecret);
     const known = await findByHash(deps, input.refreshToken, (hash) => deps.lookup.findToken(hash));
     if (known === undefined || known.kind !== "refresh_token") throw invalidGrant("refresh token not found", "refresh_token");
     const minted = pending ?? (await deps.idempotency.reserve(key, fp, mintPair()));
@@ -293,7 +305,7 @@ export interface ClientCredentialsResult {
 export function clientCredentials(deps: OAuthCommandDeps, ctx: CommandContext, input: ClientCredentialsInput): Promise<ClientCredentialsResult> {
   const fingerprinted = { ...input, clientSecret: hidden(deps, input.clientSecret) };
   return idempotent<ClientCredentialsResult, Minted>(deps, ctx, "ClientCredentials", fingerprinted, async ({ key, fp, pending }) => {
-    await authenticate(deps, ctx, input.clientId, input.clientSecret);
+    await authenticateClient(deps, ctx, input.clientId, input.clientSecret);
     const minted = pending ?? (await deps.idempotency.reserve(key, fp, { token: mintToken("access_token"), id: mintId("at") }));
     const grantId = clientGrantId(input.clientId);
     const outcome = await execute(deps, ctx, {

@@ -7,10 +7,15 @@ const seconds = (max: number) => z.coerce.number().int().positive().max(max);
  * What a process does (`grant-ledger serve --roles ...`): `commands` serves the write RPCs,
  * `introspection` the IntrospectionService (with the staleness bound), `projector` runs the
  * projections that write the read-model files, `checkpointer` signs checkpoints over the log. A
- * serving role without `projector` reads the projector's file in the same data dir.
+ * serving role without `projector` reads the projector's file in the same data dir. `http` serves
+ * the OAuth endpoints (token, introspection, revocation, metadata) on their own port; it is not in
+ * the default set.
  */
-export const ROLES = ["commands", "introspection", "projector", "checkpointer"] as const;
+export const ROLES = ["commands", "introspection", "projector", "checkpointer", "http"] as const;
 export type Role = (typeof ROLES)[number];
+
+/** What a process runs when no roles are given. */
+export const DEFAULT_ROLES: readonly Role[] = ["commands", "introspection", "projector", "checkpointer"];
 
 const flag = z.preprocess(
   (value) => (typeof value === "string" ? /^(1|true|yes|on)$/i.test(value.trim()) : value),
@@ -124,9 +129,16 @@ export const configSchema = z.object({
   metricsPort: z.coerce.number().int().min(0).max(65535).default(9464),
   metricsHost: z.string().min(1).default("127.0.0.1"),
   /** The roles this process runs (comma-separated in GL_ROLES / --roles); all by default. */
-  roles: roleList.default([...ROLES]),
+  roles: roleList.default([...DEFAULT_ROLES]),
   /** How long a role without the projector waits for the projector's read-model file to appear (ms). */
   readModelWaitMs: z.coerce.number().int().min(0).max(600_000).default(30_000),
+  /** The OAuth HTTP port of the `http` role (services/http); 0 picks a free one. */
+  httpHost: z.string().min(1).default("127.0.0.1"),
+  httpPort: z.coerce.number().int().min(0).max(65535).default(8443),
+  /** RFC 8414 issuer identifier, the public base URL of the HTTP port; default `<scheme>://<host>:<port>`. */
+  httpIssuer: z.url({ protocol: /^https?$/ }).refine((u) => !u.endsWith("/") && !u.includes("?") && !u.includes("#"), "an issuer has no trailing slash, query or fragment").optional(),
+  /** Largest request body the HTTP endpoints read (bytes); larger is 413. */
+  httpMaxBodyBytes: z.coerce.number().int().min(1024).max(1_048_576).default(16_384),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   /**
    * `--insecure-dev`: plaintext gRPC without caller authentication (the `x-actor` header names the
@@ -157,6 +169,13 @@ export const configSchema = z.object({
       code: "custom",
       path: ["grpcHost"],
       message: `--insecure-dev serves without authentication and binds only to loopback (127.0.0.1, ::1, localhost), not ${config.grpcHost}`,
+    });
+  }
+  if (config.insecureDev && config.roles.includes("http") && !isLoopbackHost(config.httpHost)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["httpHost"],
+      message: `--insecure-dev serves plain HTTP only on loopback (127.0.0.1, ::1, localhost), not ${config.httpHost}`,
     });
   }
   if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
@@ -219,6 +238,10 @@ export const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   GL_STALENESS_CHECK_MS: "stalenessCheckMs",
   GL_METRICS_PORT: "metricsPort",
   GL_METRICS_HOST: "metricsHost",
+  GL_HTTP_HOST: "httpHost",
+  GL_HTTP_PORT: "httpPort",
+  GL_HTTP_ISSUER: "httpIssuer",
+  GL_HTTP_MAX_BODY_BYTES: "httpMaxBodyBytes",
   LOG_LEVEL: "logLevel",
   GL_INSECURE_DEV: "insecureDev",
   GL_TLS_CERT: "tlsCertFile",

@@ -10,7 +10,7 @@ import { RateLimiter, type Rate } from "../security/rate-limit.js";
 export interface Caller {
   readonly identity: string;
   /** How the identity was established. */
-  readonly via: "mtls" | "api_key" | "insecure_dev";
+  readonly via: "mtls" | "api_key" | "insecure_dev" | "oauth_client";
   /** Introspect reveals only tokens covering one of these resources; undefined: every token. */
   readonly resources: readonly string[] | undefined;
 }
@@ -72,6 +72,19 @@ export class CallerGate {
   /** The authenticated, authorized caller; throws UNAUTHENTICATED, PERMISSION_DENIED or RESOURCE_EXHAUSTED. */
   admit(call: IncomingCall, method: string, now: number): Caller {
     const { identity, via } = this.#authenticate(call, now);
+    return this.authorize(identity, via, method, now);
+  }
+
+  /** The identity an API key proves; undefined for a malformed, unknown or revoked key. */
+  verifyApiKey(key: string, now: number): string | undefined {
+    return this.#options.apiKeys?.verify(key, now);
+  }
+
+  /**
+   * Authorize → rate limit for a caller authenticated elsewhere (the HTTP endpoints authenticate
+   * callers by client credentials too): the same policy and limits as every RPC.
+   */
+  authorize(identity: string, via: Caller["via"], method: string, now: number): Caller {
     const qualified = qualifiedMethod(method);
     const { policy, insecureDev } = this.#options;
     const grant = policy?.caller(identity);

@@ -51,6 +51,24 @@ const active = (t: ActiveToken): IntrospectResponse => ({
  * the read model building its row (README, Security: the remaining gap).
  */
 export function introspectionService(deps: GrpcDeps): IntrospectionServiceServer {
+  const introspector = tokenIntrospector(deps);
+  return {
+    introspect: unary(deps.logger, "Introspect", schema, async (input, ctx) => {
+      await awaitSequence(deps.freshness, input.minSequence, deps.minSequenceWaitMs);
+      // After the min_sequence wait: that may be what brings the read model back within the bound.
+      await assertFresh(deps.staleness, Math.min(deps.minSequenceWaitMs, 1000));
+      const found = introspector(input.token, ctx.now(), ctx.caller.resources);
+      return found === undefined ? INACTIVE : active(found);
+    }),
+  };
+}
+
+/**
+ * The introspection decision, shared by the gRPC service and the HTTP endpoint (services/http):
+ * the token when it is active and visible to a caller restricted to `allowed` resources
+ * (undefined: unrestricted), else undefined — whatever the reason, with the same work done.
+ */
+export function tokenIntrospector(deps: Pick<GrpcDeps, "keyring" | "readModel">) {
   const lookup = (token: string, now: number): ActiveToken | undefined => {
     const kind = parseTokenKind(token);
     const wellFormed = kind === "access_token" || kind === "refresh_token";
@@ -62,17 +80,11 @@ export function introspectionService(deps: GrpcDeps): IntrospectionServiceServer
     }
     return wellFormed && hit?.kind === kind ? hit : undefined;
   };
-  return {
-    introspect: unary(deps.logger, "Introspect", schema, async (input, ctx) => {
-      await awaitSequence(deps.freshness, input.minSequence, deps.minSequenceWaitMs);
-      // After the min_sequence wait: that may be what brings the read model back within the bound.
-      await assertFresh(deps.staleness, Math.min(deps.minSequenceWaitMs, 1000));
-      const found = lookup(input.token, ctx.now());
-      // A caller restricted to some resources sees any other token exactly like an unknown one
-      // (checked for an unknown one too, against no resources: the same steps either way).
-      const allowed = ctx.caller.resources;
-      const visible = allowed === undefined || servesAny(allowed, found?.resources ?? []);
-      return found === undefined || !visible ? INACTIVE : active(found);
-    }),
+  return (token: string, now: number, allowed: readonly string[] | undefined): ActiveToken | undefined => {
+    const found = lookup(token, now);
+    // A caller restricted to some resources sees any other token exactly like an unknown one
+    // (checked for an unknown one too, against no resources: the same steps either way).
+    const visible = allowed === undefined || servesAny(allowed, found?.resources ?? []);
+    return visible ? found : undefined;
   };
 }

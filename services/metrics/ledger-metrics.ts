@@ -1,5 +1,6 @@
 import type { CommandObserver } from "../commands/index.js";
 import type { RpcObserver } from "../grpc/handler.js";
+import type { HttpObserver } from "../http/index.js";
 import { Registry } from "./registry.js";
 
 /** gRPC status names, for the `code` label (grpc-js `status` enum order). */
@@ -17,11 +18,17 @@ const LATENCY_BUCKETS = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.0
  * write-path series are pushed as they happen; log, projection and read-model gauges are refreshed
  * by collectors on scrape.
  */
-export class LedgerMetrics implements RpcObserver, CommandObserver {
+export class LedgerMetrics implements RpcObserver, CommandObserver, HttpObserver {
   readonly registry = new Registry();
   readonly #rpcs = this.registry.counter("grantledger_rpc_requests_total", "RPCs served, by method and gRPC status.", ["method", "code"]);
   readonly #rpcErrors = this.registry.counter("grantledger_rpc_errors_total", "RPCs that ended with a status other than OK.", ["method", "code"]);
   readonly #rpcLatency = this.registry.histogram("grantledger_rpc_duration_seconds", "RPC latency, by method.", ["method"], LATENCY_BUCKETS);
+  readonly #http = this.registry.counter(
+    "grantledger_http_requests_total",
+    "OAuth HTTP requests, by endpoint path, HTTP status and OAuth error (empty when none).",
+    ["path", "status", "error"],
+  );
+  readonly #httpLatency = this.registry.histogram("grantledger_http_duration_seconds", "OAuth HTTP request latency, by endpoint path.", ["path"], LATENCY_BUCKETS);
   readonly #appends = this.registry.counter("grantledger_appends_total", "Messages appended to the log, by aggregate kind and result (appended | duplicate).", ["aggregate", "result"]);
   readonly #conflicts = this.registry.counter("grantledger_append_conflicts_total", "Appends that lost an optimistic-concurrency race (then decided again).", ["aggregate"]);
   readonly followResets = this.registry.counter("grantledger_log_follow_resets_total", "Times a projection's log consumer was replaced (lost heartbeats after a node or leader loss, deleted consumer), by reason.", ["reason"]);
@@ -44,6 +51,11 @@ export class LedgerMetrics implements RpcObserver, CommandObserver {
     this.#rpcs.inc({ method, code });
     if (grpcCode !== 0) this.#rpcErrors.inc({ method, code });
     this.#rpcLatency.observe({ method }, durationMs / 1000);
+  }
+
+  http(path: string, status: number, error: string | undefined, durationMs: number): void {
+    this.#http.inc({ path, status: String(status), error: error ?? "" });
+    this.#httpLatency.observe({ path }, durationMs / 1000);
   }
 
   appended(aggregate: string, duplicate: boolean): void {

@@ -81,6 +81,12 @@ describe("npm run bench -- all --smoke", () => {
     }
   });
 
+  it("introspect-peer measures the ledger's HTTP introspection endpoint against oidc-provider's in the same run", () => {
+    const r = results.get("introspect-peer") as Result;
+    expect(r.sides.map((s) => s.label)).toContain("ledger /oauth2/introspect (HTTP)");
+    expect(r.ratios.find((ratio) => ratio.name === "req/s, ledger HTTP ÷ oidc-provider")?.target).toBe("≥ 3");
+  });
+
   it("catchup applied every event on every side", () => {
     const r = results.get("catchup") as Result;
     expect(r.config["events"]).toBeGreaterThan(0);

@@ -11,19 +11,28 @@ const CONCURRENCY = 100;
 const CHANNELS = 4;
 const PEER_CLIENT = { id: "resource-server", secret: "rs-secret-0123456789abcdef0123456789abcdef" };
 
+const GRPC = "ledger Introspect (gRPC)";
+const HTTP = "ledger /oauth2/introspect (HTTP)";
+const PEER = "oidc-provider introspection (HTTP)";
+
 /**
- * Introspect (unary gRPC, 100 in flight over 4 channels) against node-oidc-provider's RFC 7662
- * endpoint (HTTP/1.1 POST with client_secret_basic, 100 in flight over 100 keep-alive sockets), the
- * same number of tokens on both sides, each request picking one at random.
+ * Introspect (unary gRPC, 100 in flight over 4 channels) and the ledger's own RFC 7662 endpoint
+ * (`--roles http`) against node-oidc-provider's (both HTTP/1.1 POST with client_secret_basic, 100 in
+ * flight over 100 keep-alive sockets, the same load generator code), the same number of tokens on
+ * every side, each request picking one at random.
  */
 export const introspectPeer: Benchmark = {
   name: "introspect-peer",
-  title: "Introspect vs node-oidc-provider's introspection endpoint",
+  title: "Introspect (gRPC and HTTP) vs node-oidc-provider's introspection endpoint",
   async run(options: BenchOptions): Promise<BenchResult> {
     const tokens = options.size ?? (options.smoke ? 200 : 10_000);
     const grants = options.smoke ? 8 : 100;
     options.log(`introspect-peer: starting nats-server, the ledger and oidc-provider with ${tokens} tokens each`);
-    const target = await startLedgerUnderTest({ cpuProfDir: options.cpuProfDir });
+    const httpPort = await freePort();
+    const target = await startLedgerUnderTest({
+      cpuProfDir: options.cpuProfDir,
+      env: { GL_ROLES: "commands,introspection,projector,checkpointer,http", GL_HTTP_PORT: String(httpPort) },
+    });
     const peerPort = await freePort();
     const peerTokensFile = join(target.dataDir, "peer-tokens.txt");
     const peer = spawnTsx("scripts/bench/targets/oidc-peer.ts", [String(peerPort), String(tokens), peerTokensFile]);
@@ -35,6 +44,15 @@ export const introspectPeer: Benchmark = {
       await peer.waitFor("ready", 120_000);
       const ours = await startLoadGenerator({ kind: "grpc-introspect", address: target.address, channels: CHANNELS, tokensFile });
       loads.push(ours);
+      const oursHttp = await startLoadGenerator({
+        kind: "http-introspect",
+        url: `http://127.0.0.1:${httpPort}/oauth2/introspect`,
+        clientId: seeded.clientId,
+        clientSecret: seeded.clientSecret,
+        tokensFile,
+        maxSockets: CONCURRENCY,
+      });
+      loads.push(oursHttp);
       const theirs = await startLoadGenerator({
         kind: "http-introspect",
         url: `http://127.0.0.1:${peerPort}/token/introspection`,
@@ -46,23 +64,28 @@ export const introspectPeer: Benchmark = {
       loads.push(theirs);
       const run = { concurrency: CONCURRENCY, warmupMs: options.warmupS * 1000, durationMs: options.durationS * 1000 };
       const runs = await alternate(options, [
-        { label: "ledger Introspect (gRPC)", load: ours, run, watch: { ledger: target.ledger.pid } },
-        { label: "oidc-provider introspection (HTTP)", load: theirs, run, watch: { "oidc-provider": peer.pid } },
+        { label: GRPC, load: ours, run, watch: { ledger: target.ledger.pid } },
+        { label: HTTP, load: oursHttp, run, watch: { ledger: target.ledger.pid } },
+        { label: PEER, load: theirs, run, watch: { "oidc-provider": peer.pid } },
       ]);
-      const a = summarize("ledger Introspect (gRPC)", runs.get("ledger Introspect (gRPC)") ?? []);
-      const b = summarize("oidc-provider introspection (HTTP)", runs.get("oidc-provider introspection (HTTP)") ?? []);
+      const a = summarize(GRPC, runs.get(GRPC) ?? []);
+      const h = summarize(HTTP, runs.get(HTTP) ?? []);
+      const b = summarize(PEER, runs.get(PEER) ?? []);
       return {
         name: "introspect-peer",
         title: this.title,
         date: new Date().toISOString(),
         options: { runs: options.runs, durationS: options.durationS, warmupS: options.warmupS, smoke: options.smoke },
         config: { tokens, grants, concurrency: CONCURRENCY, channels: `${CHANNELS} gRPC / ${CONCURRENCY} HTTP keep-alive sockets` },
-        sides: [a, b],
+        sides: [a, h, b],
         ratios: [
           atLeast("req/s, ledger ÷ oidc-provider", med(a, THROUGHPUT) / med(b, THROUGHPUT), 1.5),
           atMost("server CPU/op, ledger ÷ oidc-provider", med(a, CPU) / med(b, CPU), 0.5),
+          atLeast("req/s, ledger HTTP ÷ oidc-provider", med(h, THROUGHPUT) / med(b, THROUGHPUT), 3),
+          { name: "server CPU/op, ledger HTTP ÷ oidc-provider", value: med(h, CPU) / med(b, CPU) },
         ],
         notes: [
+          "Both HTTP sides authenticate the resource server with client_secret_basic on every request; the ledger verifies its secret with scrypt once and then remembers the verification (services/http/caller.ts).",
           "oidc-provider runs with an unbounded in-memory adapter (its default is an LRU of 1000 entries); each token is saved under a Grant, so its introspection loads token, grant and client.",
         ],
         raw: Object.fromEntries(runs),

@@ -99,6 +99,8 @@ export async function inParallel<T>(count: number, limit: number, task: (i: numb
 /** What the setup put into the ledger through its API. */
 export interface Seeded {
   readonly clientId: string;
+  /** The client's secret (for the load generator only, like the tokens). */
+  readonly clientSecret: string;
   readonly grantIds: string[];
   /** Access and refresh tokens, plaintext (for the load generator only; never written beyond a temp file). */
   readonly tokens: string[];
@@ -120,7 +122,7 @@ export async function seedLedger(address: string, grants: number, pairs: number,
   const tokenService = new TokenServiceClient(address, creds, options);
   const introspection = new IntrospectionServiceClient(address, creds, options);
   try {
-    const client = await call<{ clientId: string }>((m, o, cb) =>
+    const client = await call<{ clientId: string; clientSecret: string }>((m, o, cb) =>
       clientService.registerClient(
         {
           requestId: "bench-client",
@@ -165,7 +167,7 @@ export async function seedLedger(address: string, grants: number, pairs: number,
       );
       if (!seen.active) throw new Error("a freshly issued token introspects inactive");
     }
-    return { clientId: client.clientId, grantIds, tokens, lastSequence };
+    return { clientId: client.clientId, clientSecret: client.clientSecret, grantIds, tokens, lastSequence };
   } finally {
     clientService.close();
   }

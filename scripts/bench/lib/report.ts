@@ -117,7 +117,11 @@ const fmt = (v: number): string => {
 /** The benchmarks the issue lists, in its order; those without a result show as not yet measured. */
 export const PLANNED: ReadonlyArray<{ name: string; path: string; target: string }> = [
   { name: "introspect", path: "Introspect (unary gRPC), 100 in flight over 4 channels, vs a no-op grpc-js handler", target: "throughput ≥ 0.85×, server CPU/op ≤ 1.2×, p99 ≤ 1.5×" },
-  { name: "introspect-peer", path: "Introspect vs node-oidc-provider's introspection endpoint", target: "≥ 1.5× req/s, ≤ 0.5× server CPU/op" },
+  {
+    name: "introspect-peer",
+    path: "Introspect (gRPC) and /oauth2/introspect (HTTP) vs node-oidc-provider's introspection endpoint",
+    target: "gRPC ≥ 1.5× req/s, ≤ 0.5× server CPU/op; HTTP ≥ 3× req/s",
+  },
   { name: "introspect-batch", path: "Batch / streaming introspection for gateways vs the same peer", target: "≥ 5× introspections/s" },
   { name: "issue", path: "IssueTokens, 256 in flight, vs raw JetStream publish (msgID + expected last subject sequence)", target: "≥ 0.5×" },
   { name: "catchup", path: "Projection catch-up vs raw ordered read and raw SQLite inserts", target: "≥ 0.7× the slower; RSS ≤ 300 MB" },

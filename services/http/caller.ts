@@ -1,0 +1,125 @@
+import { createHmac } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import type { TLSSocket } from "node:tls";
+import { authenticateClient, type OAuthCommandDeps } from "../commands/index.js";
+import type { Keyring } from "../crypto/keys.js";
+import { isDomainError } from "../domain/shared/errors.js";
+import { certificateIdentity, type Caller, type CallerGate, type Freshness, type ReadModel } from "../grpc/index.js";
+import { invalidClient } from "./errors.js";
+import { presentedClient } from "./client-auth.js";
+
+const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;
+
+/** Options of {@link ResourceServerAuth}. */
+export interface ResourceServerAuthOptions {
+  readonly commands: OAuthCommandDeps;
+  readonly readModel: Pick<ReadModel, "getClient">;
+  /** How far the read model has applied the log: an unchanged position means an unchanged client. */
+  readonly freshness: Pick<Freshness, "appliedSeq">;
+  readonly keyring: Keyring;
+  readonly gate: CallerGate;
+  /** How long a verified client secret is remembered (ms); default 60 s. */
+  readonly verifiedTtlMs?: number;
+  /** Verified secrets remembered at most; default 10 000. */
+  readonly maxVerified?: number;
+}
+
+/** A remembered successful secret check. */
+interface Verified {
+  /** Epoch ms after which the secret is checked again (scrypt). */
+  readonly until: number;
+  /** The client's read-model sequence when checked: any client event since changes it. */
+  readonly clientSeq: number;
+  /** The read model's applied sequence when the client row was last seen unchanged. */
+  seenAt: number;
+}
+
+/**
+ * Who calls the introspection endpoint (RFC 7662 §2.1: the endpoint MUST authenticate its callers):
+ * an API key (`Authorization: Bearer glk_…`), the client credentials of a registered, active,
+ * confidential client (Basic or client_secret_post; its identity is its client_id), or a client
+ * certificate under mTLS. Then the caller security of every RPC decides: policy (default deny
+ * outside --insecure-dev), resources, per-caller rate limit — CallerGate.authorize, not a copy.
+ *
+ * A client secret is verified by the commands' own check (scrypt, with its failed-check budget).
+ * A success is remembered (under a keyed hash of client and secret) for at most a minute, and only
+ * while the client's row in the read model is unchanged: when the read model has applied anything
+ * since the row was last seen, the row is read again, and any client event (secret rotated,
+ * suspended, deleted) sends the caller back through the full check. A previous secret kept for a
+ * rotation overlap is remembered no longer than the overlap lasts.
+ */
+export class ResourceServerAuth {
+  readonly #options: Required<ResourceServerAuthOptions>;
+  readonly #verified = new Map<string, Verified>();
+  readonly #pending = new Map<string, Promise<void>>();
+
+  constructor(options: ResourceServerAuthOptions) {
+    this.#options = { verifiedTtlMs: 60_000, maxVerified: 10_000, ...options };
+  }
+
+  async authenticate(request: IncomingMessage, form: ReadonlyMap<string, string>, method: string, now: number): Promise<Caller> {
+    const { gate } = this.#options;
+    const bearer = BEARER.exec(request.headers.authorization ?? "");
+    if (bearer?.[1] !== undefined) {
+      const identity = gate.verifyApiKey(bearer[1], now);
+      if (identity === undefined) throw invalidClient("invalid API key");
+      return gate.authorize(identity, "api_key", method, now);
+    }
+    if (request.headers.authorization !== undefined || form.has("client_id")) {
+      const client = presentedClient(request, form);
+      if (client.clientSecret === "") throw invalidClient("a resource server authenticates with a client secret");
+      await this.#verifySecret(client.clientId, client.clientSecret, now);
+      return gate.authorize(client.clientId, "oauth_client", method, now);
+    }
+    const socket = request.socket as Partial<TLSSocket>;
+    if (socket.authorized === true && typeof socket.getPeerCertificate === "function") {
+      const identity = certificateIdentity({ sslPeerCertificate: socket.getPeerCertificate() });
+      if (identity !== undefined) return gate.authorize(identity, "mtls", method, now);
+    }
+    throw invalidClient("caller authentication is required: client credentials, an API key, or a client certificate");
+  }
+
+  async #verifySecret(clientId: string, secret: string, now: number): Promise<void> {
+    const key = createHmac("sha256", this.#options.keyring.stable.secret).update(`${clientId}\0${secret}`).digest("base64url");
+    const entry = this.#verified.get(key);
+    if (entry !== undefined && now < entry.until) {
+      const applied = this.#options.freshness.appliedSeq();
+      if (applied === entry.seenAt) return;
+      const view = this.#options.readModel.getClient(clientId);
+      if (view?.status === "active" && view.seq === entry.clientSeq) {
+        entry.seenAt = applied;
+        return;
+      }
+    }
+    this.#verified.delete(key);
+    // Single flight: requests arriving while one check runs wait for it instead of each paying scrypt
+    // (a resource server opening 100 connections at once would otherwise cost 100 checks).
+    let pending = this.#pending.get(key);
+    if (pending === undefined) {
+      pending = this.#check(key, clientId, secret, now).finally(() => this.#pending.delete(key));
+      this.#pending.set(key, pending);
+    }
+    return pending;
+  }
+
+  async #check(key: string, clientId: string, secret: string, now: number): Promise<void> {
+    // Read before the row: an event projected after this point is noticed by the next request.
+    const seenAt = this.#options.freshness.appliedSeq();
+    const view = this.#options.readModel.getClient(clientId);
+    if (view?.status !== "active" || view.clientType !== "confidential") throw invalidClient("client authentication failed");
+    let state;
+    try {
+      state = await authenticateClient(this.#options.commands, { now: () => now }, clientId, secret);
+    } catch (error) {
+      throw isDomainError(error) && error.kind === "unauthenticated" ? invalidClient("client authentication failed") : error;
+    }
+    // The aggregate has the last word: a client suspended after the read model's row was read.
+    if (state.status !== "active") throw invalidClient("client authentication failed");
+    const overlapEnds = state.previousSecretValidUntil !== null && now < state.previousSecretValidUntil ? state.previousSecretValidUntil : Infinity;
+    this.#verified.set(key, { until: Math.min(now + this.#options.verifiedTtlMs, overlapEnds), clientSeq: view.seq, seenAt });
+    if (this.#verified.size > this.#options.maxVerified) {
+      const oldest = this.#verified.keys().next();
+      if (!oldest.done) this.#verified.delete(oldest.value);
+    }
+  }
+}
