@@ -55,13 +55,16 @@ describe("cluster faults: a mixed load from client processes through node, leade
   const replicas: Replica[] = [];
   const workers: ChildProcess[] = [];
   let baseDir: string | undefined;
+  /** Kept for a reader when a check fails: histories, data dirs. */
+  let keep = false;
 
   afterAll(async () => {
     for (const w of workers) w.kill("SIGKILL");
     for (const r of replicas) await r.process.kill("SIGKILL");
     for (const n of cluster?.nodes ?? []) process.kill(n.pid, "SIGCONT");
     await cluster?.stop();
-    if (baseDir !== undefined) await rm(baseDir, { recursive: true, force: true });
+    if (baseDir !== undefined && !keep) await rm(baseDir, { recursive: true, force: true });
+    if (keep) log(`kept ${baseDir} (histories, data dirs) for a look`);
   });
 
   it("loses no acknowledged command, never shows a revoked token active past min_sequence, and ends with equal replicas", { timeout: 300_000 + SECONDS * 1_000 }, async () => {
@@ -144,11 +147,14 @@ describe("cluster faults: a mixed load from client processes through node, leade
       const injected = ops.filter((o) => o.kind === "fault").length;
       log(`history: ${ops.length} operations, ${injected} faults injected; log ${report.logMessages} messages`);
       log(`commands: ${Object.entries(report.commands).map(([k, v]) => `${k}=${v}`).join(" ")}`);
+      const failed = ops.filter((o) => o.kind === "command" && o.outcome !== "ok");
+      for (const f of failed.slice(0, 10)) if (f.kind === "command") log(`  ${f.command} ${f.outcome} ${f.code ?? ""}: ${f.detail ?? ""}`);
       log(`introspections: ${report.introspections}; read-your-writes checks after a revocation: ${report.readYourWritesChecked}`);
       const w = report.revocationWindow;
       log(`revocation → last active=true without min_sequence (ms): n=${w.count} p50=${w.p50} p99=${w.p99} max=${w.max}; unsettled after 5 s: ${report.unsettledWindows}`);
       log(`replicas: ${views.map((v) => `${v.name} seq ${v.checkpoint} digest ${v.digest.slice(0, 16)}`).join(", ")}`);
       log(`violations: ${report.violations.length}${report.violations.length > 0 ? `\n  ${report.violations.slice(0, 20).join("\n  ")}` : ""}`);
+      keep = report.violations.length > 0;
       expect(report.violations).toEqual([]);
       expect(injected).toBeGreaterThanOrEqual(5);
       expect(report.commands["IssueTokens:ok"] ?? 0).toBeGreaterThan(10);

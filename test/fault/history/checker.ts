@@ -52,7 +52,8 @@ export function checkHistory(ops: readonly Op[], log: readonly RecordedEnvelope[
   const commands = ops.filter((o): o is CommandOp => o.kind === "command");
   const tally: Record<string, number> = {};
   for (const c of commands) {
-    tally[`${c.command}:${c.outcome}`] = (tally[`${c.command}:${c.outcome}`] ?? 0) + 1;
+    const name = `${c.command}:${c.outcome}${c.code === undefined || c.outcome === "ok" ? "" : `(${c.code})`}`;
+    tally[name] = (tally[name] ?? 0) + 1;
     const found = byRequest.get(c.requestId) ?? [];
     if (found.length > 1) violations.push(`${c.command} ${c.requestId} appended ${found.length} times (seqs ${found.map((e) => e.seq).join(", ")})`);
     if (c.outcome !== "ok") continue;

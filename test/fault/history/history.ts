@@ -19,8 +19,9 @@ export interface CommandOp {
   readonly grantId?: string;
   readonly outcome: Outcome;
   readonly seq?: number;
-  /** gRPC status name of the last failure (fail / unknown). */
+  /** gRPC status name of the last failure (fail / unknown), and its details. */
   readonly code?: string;
+  readonly detail?: string;
   readonly tries: number;
   readonly invokedAt: number;
   readonly completedAt: number;

@@ -35,6 +35,7 @@ interface Result<T> {
   outcome: Outcome;
   value?: T;
   code?: string;
+  detail?: string;
   tries: number;
   replica: number;
 }
@@ -49,8 +50,9 @@ async function retrying<T>(call: (api: LedgerClients) => Promise<T>, budgetMs = 
     } catch (error) {
       const code = codeOf(error);
       const lastCode = status[code] ?? String(code);
-      if (!retryable(code)) return { outcome: "fail", code: lastCode, tries, replica };
-      if (Date.now() - started > budgetMs) return { outcome: "unknown", code: lastCode, tries, replica };
+      const detail = String((error as Partial<ServiceError>).details ?? "").slice(0, 160);
+      if (!retryable(code)) return { outcome: "fail", code: lastCode, detail, tries, replica };
+      if (Date.now() - started > budgetMs) return { outcome: "unknown", code: lastCode, detail, tries, replica };
       await sleep(Math.min(1_000, 25 * 2 ** Math.min(tries, 6)) * (0.5 + Math.random() / 2));
     }
   }
@@ -69,6 +71,7 @@ async function command<T extends { sequence: number }>(name: CommandName, grantI
     outcome: r.outcome,
     ...(r.value === undefined ? {} : { seq: Number(r.value.sequence) }),
     ...(r.code === undefined ? {} : { code: r.code }),
+    ...(r.detail === undefined ? {} : { detail: r.detail }),
     tries: r.tries,
     invokedAt,
     completedAt: Date.now(),
