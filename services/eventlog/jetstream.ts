@@ -329,7 +329,8 @@ function makeLog(
         if (ack.duplicate && !(ack.seq >= 1)) {
           // On a cluster, a retry that arrives while the first publish of its msgId is still being
           // replicated is a duplicate with sequence 0: the original's sequence is not known yet.
-          // Answering with 0 would break read-your-writes (found by the cluster fault test).
+          // Answering with 0 would break read-your-writes (found by the cluster fault test; upstream:
+          // nats-io/nats-server#5827).
           throw unavailable(`the first append of message ${request.msgId.slice(0, 12)}… is still being replicated; retry`);
         }
         return ack.duplicate ? { seq: ack.seq, duplicate: true, hash: null } : { seq: ack.seq, duplicate: false, hash: encoded.hash };
