@@ -67,6 +67,10 @@ export function introspectionService(deps: GrpcDeps): IntrospectionServiceServer
       await awaitSequence(deps.freshness, input.minSequence, deps.minSequenceWaitMs);
       // After the min_sequence wait: that may be what brings the read model back within the bound.
       await assertFresh(deps.staleness, Math.min(deps.minSequenceWaitMs, 1000));
+      // The sequence the answer reflects, read in the same synchronous step as the lookup: exact when
+      // the projector runs in this process (no commit can come between), a lower bound for a reader
+      // of another process's file. Clients check their answers against it (`gl-sequence` trailer).
+      ctx.setTrailer?.("gl-sequence", String(deps.freshness.appliedSeq()));
       const found = lookup(input.token, ctx.now());
       // A caller restricted to some resources sees any other token exactly like an unknown one
       // (checked for an unknown one too, against no resources: the same steps either way).

@@ -2,12 +2,14 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openProjectionDatabase, projectionDigest, readPointer, writePointer, type ActiveFile } from "../../projections/runner/index.js";
 import { connectEventLog, type JetStreamEventLog } from "../../services/eventlog/index.js";
 import { clientAndGrant, issue, rid, startE2E, type E2E } from "../support/e2e-harness.js";
 import { clientRegistered, grantCreated, issued, LogWriter, tokenIssued } from "../support/envelopes.js";
 import { actor } from "../support/grpc-clients.js";
+import { IntrospectionServiceClient, type IntrospectResponse } from "../../services/gen/grantledger/v1/introspection_service.js";
 
 const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const say = (line: string): void => console.log(`[rebuild] ${line}`);
@@ -25,6 +27,23 @@ function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | n
     child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
     child.stderr.on("data", (c: Buffer) => (out += c.toString("utf8")));
     child.on("exit", (code) => done({ code, out }));
+  });
+}
+
+/** Introspect with the `gl-sequence` trailer: the sequence the answer reflects. */
+function introspectAt(client: IntrospectionServiceClient, token: string, minSequence: number): Promise<{ answer: IntrospectResponse; seq: number }> {
+  return new Promise((done, fail) => {
+    let answer: IntrospectResponse | undefined;
+    const call = client.introspect({ token, tokenTypeHint: undefined, minSequence }, new Metadata(), { deadline: Date.now() + 10_000 }, (error: ServiceError | null, response) => {
+      if (error !== null) fail(error);
+      else answer = response;
+    });
+    call.on("status", (status) => {
+      if (answer === undefined) return;
+      const seq = Number(status.metadata.get("gl-sequence")[0]);
+      if (Number.isInteger(seq)) done({ answer, seq });
+      else fail(new Error("no gl-sequence trailer"));
+    });
   });
 }
 
@@ -78,8 +97,10 @@ describe("blue-green rebuild of the tokens projection under introspection load",
     const inFlight = new Set<string>();
     const failures: string[] = [];
     const wrong: string[] = [];
-    let requests = 0;
+    /** Every answer with the sequence it reports, checked once every revocation's sequence is known. */
+    const answers: Array<{ token: string; active: boolean; seq: number; minSequence: number }> = [];
     let running = true;
+    const raw = new IntrospectionServiceClient(ledger.address, credentials.createInsecure());
 
     const introspector = async (worker: number): Promise<void> => {
       let i = worker;
@@ -89,8 +110,9 @@ describe("blue-green rebuild of the tokens projection under introspection load",
         const revoked = revokedAt.has(token);
         const uncertain = inFlight.has(token);
         try {
-          const answer = await api.introspection.introspect({ token, tokenTypeHint: undefined, minSequence });
-          requests += 1;
+          const { answer, seq } = await introspectAt(raw, token, minSequence);
+          answers.push({ token, active: answer.active, seq, minSequence });
+          // Read-your-writes: a revocation acknowledged before the request is never answered active.
           if (!uncertain && revokedAt.has(token) === revoked && answer.active === revoked) {
             wrong.push(`${token.slice(0, 8)}… active=${answer.active} at min_sequence ${minSequence}, revoked=${revoked}`);
           }
@@ -135,10 +157,19 @@ describe("blue-green rebuild of the tokens projection under introspection load",
     await new Promise((r) => setTimeout(r, 1000));
     running = false;
     await Promise.all(load);
-    say(`${requests} introspections during the rebuild and switch, ${revokedAt.size} revocations; ${failures.length} failed, ${wrong.length} wrong`);
+    raw.close();
+    // Every answer is the right one for the sequence it reports: active exactly when the token's
+    // revocation (if any) came after that sequence; and that sequence honours min_sequence.
+    for (const a of answers) {
+      const revoked = revokedAt.get(a.token);
+      const expected = revoked === undefined || revoked > a.seq;
+      if (a.active !== expected || a.seq < a.minSequence) wrong.push(`${a.token.slice(0, 8)}… active=${a.active} at seq ${a.seq} (min ${a.minSequence}), revoked at ${revoked ?? "never"}`);
+    }
+    const seqs = answers.map((a) => a.seq);
+    say(`${answers.length} introspections during the rebuild and switch (answers at seq ${Math.min(...seqs)}..${Math.max(...seqs)}), ${revokedAt.size} revocations; ${failures.length} failed, ${wrong.length} wrong`);
     expect(failures).toEqual([]);
     expect(wrong).toEqual([]);
-    expect(requests).toBeGreaterThan(100);
+    expect(answers.length).toBeGreaterThan(100);
 
     // The old file keeps being applied for the handover grace, then stops: both end at the head.
     const head = await log.headSequence();
