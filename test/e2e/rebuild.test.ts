@@ -1,7 +1,5 @@
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openProjectionDatabase, projectionDigest, readPointer, writePointer, type ActiveFile } from "../../projections/runner/index.js";
@@ -9,26 +7,11 @@ import { connectEventLog, type JetStreamEventLog } from "../../services/eventlog
 import { clientAndGrant, issue, rid, startE2E, type E2E } from "../support/e2e-harness.js";
 import { clientRegistered, grantCreated, issued, LogWriter, tokenIssued } from "../support/envelopes.js";
 import { actor } from "../support/grpc-clients.js";
+import { runCli } from "../support/security.js";
 import { IntrospectionServiceClient, type IntrospectResponse } from "../../services/gen/grantledger/v1/introspection_service.js";
 
-const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const say = (line: string): void => console.log(`[rebuild] ${line}`);
 const TEN_YEARS_S = 10 * 365 * 86_400;
-
-/** Runs the CLI in its own process; resolves with its exit code and output. */
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "scripts/cli.ts"), ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
-    child.stderr.on("data", (c: Buffer) => (out += c.toString("utf8")));
-    child.on("exit", (code) => done({ code, out }));
-  });
-}
 
 /** Introspect with the `gl-sequence` trailer: the sequence the answer reflects. */
 function introspectAt(client: IntrospectionServiceClient, token: string, minSequence: number): Promise<{ answer: IntrospectResponse; seq: number }> {
@@ -142,13 +125,13 @@ describe("blue-green rebuild of the tokens projection under introspection load",
     const load = [...Array.from({ length: 6 }, (_, w) => introspector(w + 1)), revoker()];
 
     const started = Date.now();
-    const rebuilt = await cli(["projections", "rebuild", "tokens"], {
+    const rebuilt = await runCli(["projections", "rebuild", "tokens"], {
       NATS_URL: e2e.nats.url,
       GL_DATA_DIR: ledger.dataDir,
       GL_STREAM: ledger.config.stream,
       LOG_LEVEL: "info",
     });
-    say(`CLI rebuild exited ${rebuilt.code} after ${Date.now() - started} ms:\n${rebuilt.out.trim().split("\n").slice(-3).join("\n")}`);
+    say(`CLI rebuild exited ${rebuilt.code} after ${Date.now() - started} ms:\n${rebuilt.stdout.trim()}`);
     expect(rebuilt.code).toBe(0);
     const after = readPointer(dir, "tokens");
     expect(after?.generation).toBe(1);
@@ -198,20 +181,20 @@ describe("blue-green rebuild of the tokens projection under introspection load",
     expect(scrape).toContain('grantledger_projection_generation{projection="tokens"} 1');
     expect(scrape).toContain('grantledger_projection_rebuild_progress_ratio{projection="tokens"} 0');
     const env = { NATS_URL: e2e.nats.url, GL_DATA_DIR: ledger.dataDir, GL_STREAM: ledger.config.stream };
-    const status = await cli(["projections", "status", "--json"], env);
+    const status = await runCli(["projections", "status", "--json"], env);
     expect(status.code).toBe(0);
-    const tokensStatus = (JSON.parse(status.out) as { projections: Array<Record<string, unknown>> }).projections.find((p) => p["name"] === "tokens");
+    const tokensStatus = (JSON.parse(status.stdout) as { projections: Array<Record<string, unknown>> }).projections.find((p) => p["name"] === "tokens");
     expect(tokensStatus).toMatchObject({ file: newFile, generation: 1, appliedSeq: head, lagEvents: 0, rebuild: null, pendingHandover: false });
-    const digest = await cli(["projections", "digest", "tokens", "--json"], env);
+    const digest = await runCli(["projections", "digest", "tokens", "--json"], env);
     expect(digest.code).toBe(0);
-    expect(JSON.parse(digest.out)).toMatchObject({ digest: newDigest.digest, seq: head, file: newFile });
+    expect(JSON.parse(digest.stdout)).toMatchObject({ digest: newDigest.digest, seq: head, file: newFile });
 
     // Prune keeps everything right after a switch (readers may still be on the old file), then removes the old file only.
-    expect((await cli(["projections", "prune", "tokens"], env)).out).toContain("nothing pruned");
+    expect((await runCli(["projections", "prune", "tokens"], env)).stdout).toContain("nothing pruned");
     writePointer(dir, "tokens", { ...(after as ActiveFile), since: Date.now() - 60_000 });
-    const pruned = await cli(["projections", "prune", "tokens"], env);
-    say(`prune: ${pruned.out.trim()}`);
-    expect(pruned.out).toContain(`removed ${before?.file ?? "?"}`);
+    const pruned = await runCli(["projections", "prune", "tokens"], env);
+    say(`prune: ${pruned.stdout.trim()}`);
+    expect(pruned.stdout).toContain(`removed ${before?.file ?? "?"}`);
     expect(existsSync(oldFile)).toBe(false);
     expect(existsSync(newFile)).toBe(true);
   });
