@@ -389,6 +389,9 @@ function makeLog(
       const messages = await consumer.consume({ max_messages: 256, expires: 10_000 });
       const stop = (): void => void messages.close();
       signal.addEventListener("abort", stop, { once: true });
+      // Aborted while the consumer was being set up: without this the loop below would wait for the
+      // next message (on a quiet stream, the next checkpoint a minute later) before it saw the abort.
+      if (signal.aborted) stop();
       try {
         for await (const m of messages) {
           if (signal.aborted) return;
