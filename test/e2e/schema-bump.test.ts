@@ -56,11 +56,16 @@ describe("schema-version bump in a test build: automatic blue-green rebuild on s
           }),
         );
       }
-      for (const f of await Promise.all([0, 1, 2].map(() => clientAndGrant(api)))) {
-        for (const pair of await Promise.all(Array.from({ length: 8 }, () => issue(api, f.grantId)))) {
-          expected.set(pair.accessToken, true).set(pair.refreshToken, true);
-        }
-      }
+      // One grant's issues in sequence (concurrent ones contend on its subject), grants in parallel.
+      const fixtures = await Promise.all([0, 1, 2].map(() => clientAndGrant(api)));
+      const pairs = await Promise.all(
+        fixtures.map(async (f) => {
+          const issuedPairs = [];
+          for (let n = 0; n < 8; n++) issuedPairs.push(await issue(api, f.grantId));
+          return issuedPairs;
+        }),
+      );
+      for (const pair of pairs.flat()) expected.set(pair.accessToken, true).set(pair.refreshToken, true);
       // Access tokens only: revoking a refresh token revokes its family's access token too.
       for (const token of [...expected.keys()].filter((t, i) => t.startsWith("gla_") && i % 4 === 0)) {
         head = (await api.revocation.revokeToken({ requestId: rid(), token, tokenTypeHint: undefined, clientId: undefined }, actor("bump"))).sequence;
