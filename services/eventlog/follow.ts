@@ -82,6 +82,9 @@ export async function* followLog(source: FollowSource, fromSeq: number, signal: 
     let lost: FollowResetReason | undefined;
     const stop = (): void => void messages.close();
     signal.addEventListener("abort", stop, { once: true });
+    // Aborted while the consumer was being set up: without this the loop below would wait for the
+    // next message (on a quiet stream, the next checkpoint a minute later) before it saw the abort.
+    if (signal.aborted) stop();
     void (async () => {
       for await (const s of messages.status()) {
         if (s.type === "heartbeats_missed") lost = "heartbeats_missed";

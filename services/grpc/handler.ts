@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { handleUnaryCall, Metadata, sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
+import { Metadata, type handleUnaryCall, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { z } from "zod";
 import type { CommandContext } from "../commands/index.js";
@@ -12,6 +12,8 @@ export interface RpcContext extends CommandContext {
   readonly method: string;
   /** The authenticated caller (its identity is `actor`). */
   readonly caller: Caller;
+  /** Adds trailing metadata to a successful unary answer (absent on streams). */
+  readonly setTrailer?: (key: string, value: string) => void;
 }
 
 const PRINTABLE = /^[\x21-\x7e]{1,128}$/;
@@ -99,7 +101,10 @@ export function unary<Req, Res, Input>(
       callback(failure, null);
       return;
     }
+    // Made only when a handler sets one: most answers carry no trailer of their own.
+    let trailers: Metadata | undefined;
     const ctx: RpcContext = {
+      setTrailer: (key, value) => (trailers ??= new Metadata()).set(key, value),
       actor,
       get requestId() {
         return requestIdOf();
@@ -123,7 +128,7 @@ export function unary<Req, Res, Input>(
     Promise.resolve(parsed.data).then((input) => run(input, ctx)).then(
       (response) => {
         finish(0);
-        callback(null, response);
+        callback(null, response, trailers);
       },
       (error: unknown) => {
         const failure = toServiceError(error);

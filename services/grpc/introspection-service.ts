@@ -57,6 +57,10 @@ export function introspectionService(deps: GrpcDeps): IntrospectionServiceServer
       await awaitSequence(deps.freshness, input.minSequence, deps.minSequenceWaitMs);
       // After the min_sequence wait: that may be what brings the read model back within the bound.
       await assertFresh(deps.staleness, Math.min(deps.minSequenceWaitMs, 1000));
+      // The sequence the answer reflects, read in the same synchronous step as the lookup: exact when
+      // the projector runs in this process (no commit can come between), a lower bound for a reader
+      // of another process's file. Clients check their answers against it (`gl-sequence` trailer).
+      ctx.setTrailer?.("gl-sequence", String(deps.freshness.appliedSeq()));
       const found = introspector(input.token, ctx.now(), ctx.caller.resources);
       return found === undefined ? INACTIVE : active(found);
     }),

@@ -1,30 +1,32 @@
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openProjectionDatabase, projectionDigest, readPointer, writePointer, type ActiveFile } from "../../projections/runner/index.js";
 import { connectEventLog, type JetStreamEventLog } from "../../services/eventlog/index.js";
 import { clientAndGrant, issue, rid, startE2E, type E2E } from "../support/e2e-harness.js";
 import { clientRegistered, grantCreated, issued, LogWriter, tokenIssued } from "../support/envelopes.js";
 import { actor } from "../support/grpc-clients.js";
+import { runCli } from "../support/security.js";
+import { IntrospectionServiceClient, type IntrospectResponse } from "../../services/gen/grantledger/v1/introspection_service.js";
 
-const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const say = (line: string): void => console.log(`[rebuild] ${line}`);
 const TEN_YEARS_S = 10 * 365 * 86_400;
 
-/** Runs the CLI in its own process; resolves with its exit code and output. */
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "scripts/cli.ts"), ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
+/** Introspect with the `gl-sequence` trailer: the sequence the answer reflects. */
+function introspectAt(client: IntrospectionServiceClient, token: string, minSequence: number): Promise<{ answer: IntrospectResponse; seq: number }> {
+  return new Promise((done, fail) => {
+    let answer: IntrospectResponse | undefined;
+    const call = client.introspect({ token, tokenTypeHint: undefined, minSequence }, new Metadata(), { deadline: Date.now() + 10_000 }, (error: ServiceError | null, response) => {
+      if (error !== null) fail(error);
+      else answer = response;
     });
-    let out = "";
-    child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
-    child.stderr.on("data", (c: Buffer) => (out += c.toString("utf8")));
-    child.on("exit", (code) => done({ code, out }));
+    call.on("status", (status) => {
+      if (answer === undefined) return;
+      const seq = Number(status.metadata.get("gl-sequence")[0]);
+      if (Number.isInteger(seq)) done({ answer, seq });
+      else fail(new Error("no gl-sequence trailer"));
+    });
   });
 }
 
@@ -64,10 +66,15 @@ describe("blue-green rebuild of the tokens projection under introspection load",
     await appendFiller(log, 2500);
     const fixtures = await Promise.all([0, 1, 2, 3].map(() => clientAndGrant(api)));
     const tokens: string[] = [];
-    for (const f of fixtures) {
-      const pairs = await Promise.all(Array.from({ length: 10 }, () => issue(api, f.grantId)));
-      for (const p of pairs) tokens.push(p.accessToken, p.refreshToken);
-    }
+    // One grant's issues in sequence (concurrent ones contend on its subject), grants in parallel.
+    await Promise.all(
+      fixtures.map(async (f) => {
+        for (let n = 0; n < 10; n++) {
+          const p = await issue(api, f.grantId);
+          tokens.push(p.accessToken, p.refreshToken);
+        }
+      }),
+    );
     let knownSeq = await log.headSequence();
     const before = readPointer(dir, "tokens");
     expect(before?.generation).toBe(0);
@@ -78,8 +85,10 @@ describe("blue-green rebuild of the tokens projection under introspection load",
     const inFlight = new Set<string>();
     const failures: string[] = [];
     const wrong: string[] = [];
-    let requests = 0;
+    /** Every answer with the sequence it reports, checked once every revocation's sequence is known. */
+    const answers: Array<{ token: string; active: boolean; seq: number; minSequence: number }> = [];
     let running = true;
+    const raw = new IntrospectionServiceClient(ledger.address, credentials.createInsecure());
 
     const introspector = async (worker: number): Promise<void> => {
       let i = worker;
@@ -89,8 +98,9 @@ describe("blue-green rebuild of the tokens projection under introspection load",
         const revoked = revokedAt.has(token);
         const uncertain = inFlight.has(token);
         try {
-          const answer = await api.introspection.introspect({ token, tokenTypeHint: undefined, minSequence });
-          requests += 1;
+          const { answer, seq } = await introspectAt(raw, token, minSequence);
+          answers.push({ token, active: answer.active, seq, minSequence });
+          // Read-your-writes: a revocation acknowledged before the request is never answered active.
           if (!uncertain && revokedAt.has(token) === revoked && answer.active === revoked) {
             wrong.push(`${token.slice(0, 8)}… active=${answer.active} at min_sequence ${minSequence}, revoked=${revoked}`);
           }
@@ -101,7 +111,9 @@ describe("blue-green rebuild of the tokens projection under introspection load",
     };
     const revoker = async (): Promise<void> => {
       let n = 0;
-      while (running && n < tokens.length / 2) {
+      // Writes go on until the switch, not after it: the old file is applied to for the handover
+      // grace only, and the digests below compare both files at the same sequence.
+      while (running && ledger.ledger.tokens.active.generation === 0 && n < tokens.length / 2) {
         const token = tokens[n * 2] as string;
         n += 1;
         inFlight.add(token);
@@ -120,13 +132,13 @@ describe("blue-green rebuild of the tokens projection under introspection load",
     const load = [...Array.from({ length: 6 }, (_, w) => introspector(w + 1)), revoker()];
 
     const started = Date.now();
-    const rebuilt = await cli(["projections", "rebuild", "tokens"], {
+    const rebuilt = await runCli(["projections", "rebuild", "tokens"], {
       NATS_URL: e2e.nats.url,
       GL_DATA_DIR: ledger.dataDir,
       GL_STREAM: ledger.config.stream,
       LOG_LEVEL: "info",
     });
-    say(`CLI rebuild exited ${rebuilt.code} after ${Date.now() - started} ms:\n${rebuilt.out.trim().split("\n").slice(-3).join("\n")}`);
+    say(`CLI rebuild exited ${rebuilt.code} after ${Date.now() - started} ms:\n${rebuilt.stdout.trim()}`);
     expect(rebuilt.code).toBe(0);
     const after = readPointer(dir, "tokens");
     expect(after?.generation).toBe(1);
@@ -135,10 +147,19 @@ describe("blue-green rebuild of the tokens projection under introspection load",
     await new Promise((r) => setTimeout(r, 1000));
     running = false;
     await Promise.all(load);
-    say(`${requests} introspections during the rebuild and switch, ${revokedAt.size} revocations; ${failures.length} failed, ${wrong.length} wrong`);
+    raw.close();
+    // Every answer is the right one for the sequence it reports: active exactly when the token's
+    // revocation (if any) came after that sequence; and that sequence honours min_sequence.
+    for (const a of answers) {
+      const revoked = revokedAt.get(a.token);
+      const expected = revoked === undefined || revoked > a.seq;
+      if (a.active !== expected || a.seq < a.minSequence) wrong.push(`${a.token.slice(0, 8)}… active=${a.active} at seq ${a.seq} (min ${a.minSequence}), revoked at ${revoked ?? "never"}`);
+    }
+    const seqs = answers.map((a) => a.seq);
+    say(`${answers.length} introspections during the rebuild and switch (answers at seq ${Math.min(...seqs)}..${Math.max(...seqs)}), ${revokedAt.size} revocations; ${failures.length} failed, ${wrong.length} wrong`);
     expect(failures).toEqual([]);
     expect(wrong).toEqual([]);
-    expect(requests).toBeGreaterThan(100);
+    expect(answers.length).toBeGreaterThan(100);
 
     // The old file keeps being applied for the handover grace, then stops: both end at the head.
     const head = await log.headSequence();
@@ -167,20 +188,20 @@ describe("blue-green rebuild of the tokens projection under introspection load",
     expect(scrape).toContain('grantledger_projection_generation{projection="tokens"} 1');
     expect(scrape).toContain('grantledger_projection_rebuild_progress_ratio{projection="tokens"} 0');
     const env = { NATS_URL: e2e.nats.url, GL_DATA_DIR: ledger.dataDir, GL_STREAM: ledger.config.stream };
-    const status = await cli(["projections", "status", "--json"], env);
+    const status = await runCli(["projections", "status", "--json"], env);
     expect(status.code).toBe(0);
-    const tokensStatus = (JSON.parse(status.out) as { projections: Array<Record<string, unknown>> }).projections.find((p) => p["name"] === "tokens");
+    const tokensStatus = (JSON.parse(status.stdout) as { projections: Array<Record<string, unknown>> }).projections.find((p) => p["name"] === "tokens");
     expect(tokensStatus).toMatchObject({ file: newFile, generation: 1, appliedSeq: head, lagEvents: 0, rebuild: null, pendingHandover: false });
-    const digest = await cli(["projections", "digest", "tokens", "--json"], env);
+    const digest = await runCli(["projections", "digest", "tokens", "--json"], env);
     expect(digest.code).toBe(0);
-    expect(JSON.parse(digest.out)).toMatchObject({ digest: newDigest.digest, seq: head, file: newFile });
+    expect(JSON.parse(digest.stdout)).toMatchObject({ digest: newDigest.digest, seq: head, file: newFile });
 
     // Prune keeps everything right after a switch (readers may still be on the old file), then removes the old file only.
-    expect((await cli(["projections", "prune", "tokens"], env)).out).toContain("nothing pruned");
+    expect((await runCli(["projections", "prune", "tokens"], env)).stdout).toContain("nothing pruned");
     writePointer(dir, "tokens", { ...(after as ActiveFile), since: Date.now() - 60_000 });
-    const pruned = await cli(["projections", "prune", "tokens"], env);
-    say(`prune: ${pruned.out.trim()}`);
-    expect(pruned.out).toContain(`removed ${before?.file ?? "?"}`);
+    const pruned = await runCli(["projections", "prune", "tokens"], env);
+    say(`prune: ${pruned.stdout.trim()}`);
+    expect(pruned.stdout).toContain(`removed ${before?.file ?? "?"}`);
     expect(existsSync(oldFile)).toBe(false);
     expect(existsSync(newFile)).toBe(true);
   });

@@ -13,6 +13,7 @@ import { clientAndGrant, issue, rid } from "../support/e2e-harness.js";
 import { clientRegistered, grantCreated, issued, LogWriter, tokenIssued } from "../support/envelopes.js";
 import { actor, connectClients, type LedgerClients } from "../support/grpc-clients.js";
 import { LogCapture, startTestLedger, type TestLedger } from "../support/ledger.js";
+import { runCli } from "../support/security.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 
 const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -55,11 +56,16 @@ describe("schema-version bump in a test build: automatic blue-green rebuild on s
           }),
         );
       }
-      for (const f of await Promise.all([0, 1, 2].map(() => clientAndGrant(api)))) {
-        for (const pair of await Promise.all(Array.from({ length: 8 }, () => issue(api, f.grantId)))) {
-          expected.set(pair.accessToken, true).set(pair.refreshToken, true);
-        }
-      }
+      // One grant's issues in sequence (concurrent ones contend on its subject), grants in parallel.
+      const fixtures = await Promise.all([0, 1, 2].map(() => clientAndGrant(api)));
+      const pairs = await Promise.all(
+        fixtures.map(async (f) => {
+          const issuedPairs = [];
+          for (let n = 0; n < 8; n++) issuedPairs.push(await issue(api, f.grantId));
+          return issuedPairs;
+        }),
+      );
+      for (const pair of pairs.flat()) expected.set(pair.accessToken, true).set(pair.refreshToken, true);
       // Access tokens only: revoking a refresh token revokes its family's access token too.
       for (const token of [...expected.keys()].filter((t, i) => t.startsWith("gla_") && i % 4 === 0)) {
         head = (await api.revocation.revokeToken({ requestId: rid(), token, tokenTypeHint: undefined, clientId: undefined }, actor("bump"))).sequence;
@@ -171,6 +177,28 @@ describe("schema-version bump in a test build: automatic blue-green rebuild on s
     expect(ledger.logs.lines.some((l) => l.includes("rebuilding before serving"))).toBe(true);
     expect(ledger.ledger.tokens.active).toMatchObject({ version: 4, generation: 2 });
     const result = await hammer([api], new Promise((r) => setTimeout(r, 500)));
+    expect(result.failures).toEqual([]);
+    expect(result.wrong).toBe(0);
+  });
+
+  it("projections rebuild with no projector running names the new file itself; the next projector resumes it", { timeout: 120_000 }, async () => {
+    for (const stop of stops.splice(0).reverse()) await stop();
+    const dir = join(dataDir, "projections");
+    // This build's version (2) again: the version-4 file is not servable, so rebuild offline first.
+    const rebuilt = await runCli(["projections", "rebuild", "tokens"], { NATS_URL: nats.url, GL_DATA_DIR: dataDir });
+    say(`offline rebuild: ${rebuilt.stdout.trim()}`);
+    expect(rebuilt.code).toBe(0);
+    expect(rebuilt.stdout).toContain("no projector runs");
+    expect(readPointer(dir, "tokens")).toMatchObject({ version: 2, generation: 3, file: "tokens.v2.g3.db" });
+    const ledger = await startTestLedger(nats.url, { dataDir, ...NO_CLEANUP });
+    const api = connectClients(ledger.address);
+    stops.push(async () => {
+      api.close();
+      await ledger.stop();
+    });
+    expect(ledger.ledger.tokens.active.file).toBe("tokens.v2.g3.db");
+    expect(ledger.logs.lines.some((l) => l.includes("rebuilding before serving"))).toBe(false);
+    const result = await hammer([api], new Promise((r) => setTimeout(r, 300)));
     expect(result.failures).toEqual([]);
     expect(result.wrong).toBe(0);
   });
