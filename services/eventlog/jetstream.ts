@@ -40,6 +40,11 @@ const DEFAULT_DIRECT_READ_LIMIT = 4;
 
 /** Stream settings; {@link ensureStream} creates or updates the stream to match them. */
 export interface StreamOptions {
+  /**
+   * Read single messages (aggregates, gaps) from the stream leader rather than with direct gets,
+   * which any replica may answer, lagging or not (default: true when `replicas` > 1).
+   */
+  consistentReads?: boolean;
   /** Stream name (default "LEDGER"). */
   stream?: string;
   /** Subject root: the stream captures `<root>.>` (default "ledger"). */
@@ -251,11 +256,16 @@ function makeLog(
   const js = jsm.jetstream();
   const decode = (m: StoredMessage): RecordedEnvelope => decodeEnvelope(m, root);
 
+  // On a replicated stream a direct get may be answered by a follower that has not applied the
+  // latest appends yet: a command would then decide against a stale aggregate (a grant it was just
+  // told exists reads as "not found"; found by the cluster fault test). The leader's message API
+  // answers from the committed state instead.
+  const leaderReads = options.consistentReads ?? (options.replicas ?? 1) > 1;
   const directGet = async (
     query: { seq: number } | { last_by_subj: string } | { next_by_subj: string; seq: number },
   ): Promise<StoredMsg | null> => {
     try {
-      return await jsm.direct.getMessage(stream, query);
+      return leaderReads ? await jsm.streams.getMessage(stream, query) : await jsm.direct.getMessage(stream, query);
     } catch (error) {
       throw unavailableFrom("direct get", error);
     }

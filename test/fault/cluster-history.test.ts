@@ -29,6 +29,25 @@ interface Replica {
   readonly port: number;
   readonly env: NodeJS.ProcessEnv;
   process: LedgerProcess;
+  /** What earlier (killed) processes of this replica printed. */
+  readonly outputs: string[];
+}
+
+/** Distinct error log lines (pino level ≥ 50) of a replica's processes: the cause of any INTERNAL. */
+function errorLines(outputs: readonly string[]): string[] {
+  const seen = new Map<string, number>();
+  for (const line of outputs.join("\n").split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
+      if ((entry.level ?? 0) < 50) continue;
+      const text = `${entry.msg ?? ""}: ${entry.err?.message ?? ""}`.slice(0, 200);
+      seen.set(text, (seen.get(text) ?? 0) + 1);
+    } catch {
+      // not a log line
+    }
+  }
+  return [...seen].map(([text, n]) => `${n}× ${text}`);
 }
 
 async function streamLeader(cluster: NatsCluster, alive: readonly NatsClusterNode[]): Promise<NatsClusterNode> {
@@ -77,7 +96,7 @@ describe("cluster faults: a mixed load from client processes through node, leade
       const dataDir = join(baseDir, name);
       const port = await freePort();
       const env = { ...shared, GL_ROLES: roles };
-      replicas.push({ name, dataDir, port, env, process: await spawnLedgerProcess(c.urls, dataDir, env, port) });
+      replicas.push({ name, dataDir, port, env, process: await spawnLedgerProcess(c.urls, dataDir, env, port), outputs: [] });
     }
     log(`ledger replicas: ${replicas.map((r) => `${r.name} 127.0.0.1:${r.port}`).join(", ")} (each commands + introspection + its own projector)`);
 
@@ -108,6 +127,7 @@ describe("cluster faults: a mixed load from client processes through node, leade
       await sleep(3_000);
     };
     const restartReplica = async (r: Replica): Promise<void> => {
+      r.outputs.push(r.process.output());
       r.process = await spawnLedgerProcess(c.urls, r.dataDir, r.env, r.port);
     };
     const round = async (): Promise<void> => {
@@ -149,6 +169,7 @@ describe("cluster faults: a mixed load from client processes through node, leade
       log(`commands: ${Object.entries(report.commands).map(([k, v]) => `${k}=${v}`).join(" ")}`);
       const failed = ops.filter((o) => o.kind === "command" && o.outcome !== "ok");
       for (const f of failed.slice(0, 10)) if (f.kind === "command") log(`  ${f.command} ${f.outcome} ${f.code ?? ""}: ${f.detail ?? ""}`);
+      for (const r of replicas) for (const line of errorLines([...r.outputs, r.process.output()]).slice(0, 5)) log(`  ledger ${r.name} error log: ${line}`);
       log(`introspections: ${report.introspections}; read-your-writes checks after a revocation: ${report.readYourWritesChecked}`);
       const w = report.revocationWindow;
       log(`revocation → last active=true without min_sequence (ms): n=${w.count} p50=${w.p50} p99=${w.p99} max=${w.max}; unsettled after 5 s: ${report.unsettledWindows}`);

@@ -62,6 +62,17 @@ export function checkHistory(ops: readonly Op[], log: readonly RecordedEnvelope[
     else if (at.requestId !== c.requestId) violations.push(`${c.command} ${c.requestId} acknowledged at seq ${c.seq}, which holds request ${at.requestId}`);
   }
 
+  // 1b. A command never reads a stale log: once a grant's creation was acknowledged, no later
+  //     command on it is told the grant does not exist.
+  const createdAt = new Map<string, number>();
+  for (const c of commands) if (c.command === "CreateGrant" && c.outcome === "ok" && c.grantId !== undefined) createdAt.set(c.grantId, c.completedAt);
+  for (const c of commands) {
+    const created = c.grantId === undefined ? undefined : createdAt.get(c.grantId);
+    if (c.outcome === "fail" && c.code === "NOT_FOUND" && created !== undefined && created < c.invokedAt) {
+      violations.push(`${c.command} ${c.requestId} was told grant ${c.grantId} does not exist, after its creation was acknowledged`);
+    }
+  }
+
   // 2. Its effect is in every replica's read model once caught up.
   const revokedAt = new Map<string, number>();
   const issuedTokens: string[] = [];

@@ -58,10 +58,17 @@ async function retrying<T>(call: (api: LedgerClients) => Promise<T>, budgetMs = 
   }
 }
 
-async function command<T extends { sequence: number }>(name: CommandName, grantId: string | undefined, call: (api: LedgerClients, requestId: string) => Promise<T>): Promise<T | undefined> {
+/** `grantOf`: the grant a command created, known only from its answer (CreateGrant). */
+async function command<T extends { sequence: number }>(
+  name: CommandName,
+  known: string | undefined,
+  call: (api: LedgerClients, requestId: string) => Promise<T>,
+  grantOf?: (value: T) => string,
+): Promise<T | undefined> {
   const requestId = randomUUID();
   const invokedAt = Date.now();
   const r = await retrying((api) => call(api, requestId));
+  const grantId = known ?? (r.value === undefined ? undefined : grantOf?.(r.value));
   history.record({
     kind: "command",
     worker: config.worker,
@@ -137,8 +144,12 @@ async function main(): Promise<void> {
   }
   while (client !== undefined && Date.now() < deadline) {
     const { clientId, clientSecret } = client;
+    // Outside the call: a retry must send the very same request (the ledger refuses a reused
+    // request_id with different fields).
+    const subject = `user-${randomUUID()}`;
     const grant = await command("CreateGrant", undefined, (api, requestId) =>
-      api.grants.createGrant({ requestId, subject: `user-${randomUUID()}`, clientId, scopes: ["account:read", "offline_access"], resources: ["acct-1"], expiresAt: undefined }, md),
+      api.grants.createGrant({ requestId, subject, clientId, scopes: ["account:read", "offline_access"], resources: ["acct-1"], expiresAt: undefined }, md),
+      (created) => created.grantId,
     );
     if (grant === undefined) continue;
     const grantId = grant.grantId;

@@ -16,7 +16,7 @@ afterAll(async () => {
 });
 
 /** A fresh stream and subject root per log, so tests never see each other's messages. */
-async function freshLog(overrides: { timeoutMs?: number; directReadLimit?: number; follow?: FollowOptions } = {}): Promise<JetStreamEventLog> {
+async function freshLog(overrides: { timeoutMs?: number; directReadLimit?: number; follow?: FollowOptions; consistentReads?: boolean } = {}): Promise<JetStreamEventLog> {
   const id = randomUUID().replaceAll("-", "").slice(0, 12);
   return connectEventLog({
     servers: server.url,
@@ -29,6 +29,12 @@ async function freshLog(overrides: { timeoutMs?: number; directReadLimit?: numbe
 
 eventLogContract("jetstream", async () => {
   const log = await freshLog();
+  return { log, close: () => log.close() };
+});
+
+// What a replicated stream uses: single messages read through the leader's API, not direct gets.
+eventLogContract("jetstream, leader reads", async () => {
+  const log = await freshLog({ consistentReads: true });
   return { log, close: () => log.close() };
 });
 

@@ -63,3 +63,13 @@ describe("fault history checker", () => {
     expect(percentiles([])).toEqual({ count: 0, p50: 0, p99: 0, max: 0 });
   });
 });
+
+describe("fault history checker: stale reads on the write side", () => {
+  it("given NOT_FOUND for a grant whose creation was acknowledged before, reports it", () => {
+    const { log, ops, replica } = story();
+    const created: CommandOp = { kind: "command", worker: 0, command: "CreateGrant", requestId: "c1", grantId: "g1", outcome: "ok", seq: 1, tries: 1, invokedAt: T0, completedAt: T0 + 10 };
+    const stale: CommandOp = { kind: "command", worker: 0, command: "IssueTokens", requestId: "i9", grantId: "g1", outcome: "fail", code: "NOT_FOUND", tries: 1, invokedAt: T0 + 20, completedAt: T0 + 30 };
+    const violations = checkHistory([...ops, created, stale], log, [replica]).violations;
+    expect(violations).toContainEqual(expect.stringContaining("IssueTokens i9 was told grant g1 does not exist"));
+  });
+});
