@@ -1,5 +1,7 @@
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openProjectionDatabase, projectionDigest, readPointer, writePointer, type ActiveFile } from "../../projections/runner/index.js";
@@ -11,6 +13,7 @@ import { runCli } from "../support/security.js";
 import { IntrospectionServiceClient, type IntrospectResponse } from "../../services/gen/grantledger/v1/introspection_service.js";
 
 const say = (line: string): void => console.log(`[rebuild] ${line}`);
+const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const TEN_YEARS_S = 10 * 365 * 86_400;
 
 /** Introspect with the `gl-sequence` trailer: the sequence the answer reflects. */
@@ -31,15 +34,15 @@ function introspectAt(client: IntrospectionServiceClient, token: string, minSequ
 }
 
 /** Appends `grants` synthetic grants with a few tokens each straight to the log: bulk for the rebuild to chew on. */
-async function appendFiller(log: JetStreamEventLog, grants: number): Promise<void> {
+async function appendFiller(log: JetStreamEventLog, grants: number, prefix = "filler"): Promise<void> {
   const writer = new LogWriter(log, Date.now());
   const expiresAt = Date.now() + 86_400_000;
-  await writer.append(clientRegistered("filler-client"));
+  await writer.append(clientRegistered(`${prefix}-client`));
   for (let start = 0; start < grants; start += 200) {
     await Promise.all(
       Array.from({ length: Math.min(200, grants - start) }, async (_, i) => {
-        const g = `filler-${start + i}`;
-        await writer.append(grantCreated(g, { clientId: "filler-client", subject: `filler-user-${start + i}` }));
+        const g = `${prefix}-${start + i}`;
+        await writer.append(grantCreated(g, { clientId: `${prefix}-client`, subject: `${prefix}-user-${start + i}` }));
         await writer.append(tokenIssued(g, [1, 2, 3].map((t) => issued(`${g}-t${t}`, { expiresAt, issuedAt: Date.now() }))));
       }),
     );
@@ -231,4 +234,38 @@ describe("blue-green rebuild of the tokens projection under introspection load",
     expect(digestOf(active.file)).toEqual(digestOf(from));
     say(`audit rebuilt into ${active.file}; ${before.events.length} token.revoked events found before and after`);
   });
+
+  it("Ctrl-C during a rebuild: exit 130, the active file keeps serving, the partial copy is left for prune", { timeout: 120_000 }, async () => {
+    const { api, ledger } = e2e;
+    const dir = join(ledger.dataDir, "projections");
+    // Enough history that the copy is still being built when the interrupt lands.
+    await appendFiller(log, 5000, "more-filler");
+    const f = await clientAndGrant(api);
+    const token = await issue(api, f.grantId);
+    const before = readPointer(dir, "tokens");
+    const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "scripts/cli.ts"), "projections", "rebuild", "tokens"], {
+      cwd: repoRoot,
+      env: { ...process.env, NATS_URL: e2e.nats.url, GL_DATA_DIR: ledger.dataDir, GL_STREAM: ledger.config.stream, LOG_LEVEL: "info" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    let interruptedAt = 0;
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString("utf8");
+      if (interruptedAt === 0 && stderr.includes("projection rebuild started")) {
+        interruptedAt = Date.now();
+        child.kill("SIGINT");
+      }
+    });
+    const code = await new Promise<number | null>((done) => child.once("exit", (c) => done(c)));
+    say(`rebuild interrupted with SIGINT: exit ${code} ${Date.now() - interruptedAt} ms after the signal`);
+    expect(code).toBe(130);
+    expect(stderr).toContain("rebuild interrupted; the partial file is left for `projections prune`");
+    expect(readPointer(dir, "tokens")).toEqual(before);
+    const partial = readdirSync(dir).filter((name) => name.startsWith("tokens.") && name.endsWith(".db") && name !== before?.file);
+    expect(partial.length).toBeGreaterThan(0);
+    const seen = await api.introspection.introspect({ token: token.accessToken, tokenTypeHint: undefined, minSequence: token.sequence });
+    expect(seen.active).toBe(true);
+  });
 });
+
