@@ -169,7 +169,12 @@ const eventFilter = z
 
 const filterField = eventFilter.optional().transform((f): AuditFilter => f ?? {});
 
-const replaySchema = z.object({ filter: filterField, follow: z.boolean() });
+const MAX_REPLAY_BATCH = 1000;
+const replaySchema = z.object({
+  filter: filterField,
+  follow: z.boolean(),
+  batchSize: z.number().int().min(0).max(MAX_REPLAY_BATCH, `batch_size is at most ${MAX_REPLAY_BATCH}`),
+});
 
 const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
@@ -236,9 +241,40 @@ export function auditService(deps: AuditServiceDeps): AuditServiceServer {
   const maxHistoryBytes = deps.maxHistoryStateBytes ?? 3 * 1024 * 1024;
   return {
     replayEvents: serverStreaming(logger, "ReplayEvents", replaySchema, async (input, _ctx, sink) => {
-      for await (const record of replayEvents(log, { filter: input.filter, follow: input.follow, signal: sink.signal })) {
-        const message: ReplayEventsResponse = { event: recordToProto(record) };
-        if (!sink.write(message)) await sink.drained();
+      const records = replayEvents(log, { filter: input.filter, follow: input.follow, signal: sink.signal });
+      if (input.batchSize === 0) {
+        for await (const record of records) {
+          const message: ReplayEventsResponse = { event: recordToProto(record), events: [] };
+          if (!sink.write(message)) await sink.drained();
+        }
+        return;
+      }
+      // A batch goes out when full, or on the next turn of the event loop: records of messages the
+      // consumer already holds arrive without one, so a turn means the log has nothing more at once.
+      let batch: AuditEvent[] = [];
+      let scheduled: NodeJS.Immediate | undefined;
+      let backpressure: Promise<void> | undefined;
+      const flush = (): void => {
+        if (scheduled !== undefined) clearImmediate(scheduled);
+        scheduled = undefined;
+        if (batch.length === 0 || sink.signal.aborted) return;
+        const message: ReplayEventsResponse = { event: undefined, events: batch };
+        batch = [];
+        if (!sink.write(message)) backpressure ??= sink.drained();
+      };
+      try {
+        for await (const record of records) {
+          batch.push(recordToProto(record));
+          if (batch.length >= input.batchSize) flush();
+          else scheduled ??= setImmediate(flush);
+          if (backpressure !== undefined) {
+            await backpressure;
+            backpressure = undefined;
+          }
+        }
+        flush();
+      } finally {
+        if (scheduled !== undefined) clearImmediate(scheduled);
       }
     }),
 

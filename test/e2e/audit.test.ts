@@ -176,7 +176,7 @@ describe("e2e: audit replay, search and point in time", () => {
     marks.subjectRevokedSeq = revokedSubject.sequence;
     await api.clients.deleteClient({ requestId: rid(), clientId: clientIds[2] as string, reason: "retired" }, actor(actors.dev));
 
-    all = await api.replay({ filter: undefined, follow: false });
+    all = await api.replay({ filter: undefined, follow: false, batchSize: 0 });
     for (const e of all) {
       if (e.type !== "grant.created") continue;
       const p = payload(e);
@@ -236,15 +236,15 @@ describe("e2e: audit replay, search and point in time", () => {
     ];
     for (const [name, filter] of filters) {
       const expected = bruteForce(all, filter, grants).map(key);
-      const actual = (await api.replay({ filter, follow: false })).map(key);
+      const actual = (await api.replay({ filter, follow: false, batchSize: 0 })).map(key);
       // A filter that matches nothing or everything proves little.
       expect(expected.length, name).toBeGreaterThan(0);
       if (!name.startsWith("from time")) expect(expected.length, name).toBeLessThan(all.length);
       expect(actual, name).toEqual(expected);
     }
     // Nothing matches: an empty stream, not a hang.
-    expect(await api.replay({ filter: emptyFilter({ subject: "nobody", eventTypes: ["client.registered"] }), follow: false })).toEqual([]);
-    expect(await api.replay({ filter: emptyFilter({ fromSequence: 1_000_000 }), follow: false })).toEqual([]);
+    expect(await api.replay({ filter: emptyFilter({ subject: "nobody", eventTypes: ["client.registered"] }), follow: false, batchSize: 0 })).toEqual([]);
+    expect(await api.replay({ filter: emptyFilter({ fromSequence: 1_000_000 }), follow: false, batchSize: 0 })).toEqual([]);
   });
 
   it("SearchEvents pages cover every matching event exactly once, in order, without the log", async () => {
@@ -431,7 +431,7 @@ describe("e2e: audit replay, search and point in time", () => {
     expect(lines).toEqual(all.map(asCli));
 
     expect(filtered.code).toBe(0);
-    const rpc = await e2e.api.replay({ filter: emptyFilter({ subject, eventTypes: ["grant.created", "token.issued"] }), follow: false });
+    const rpc = await e2e.api.replay({ filter: emptyFilter({ subject, eventTypes: ["grant.created", "token.issued"] }), follow: false, batchSize: 0 });
     expect(filtered.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as unknown)).toEqual(rpc.map(asCli));
 
     expect(table.code).toBe(0);
@@ -447,10 +447,38 @@ describe("e2e: audit replay, search and point in time", () => {
     expect(unreachable.code).toBe(1);
   });
 
+  it("batched replay (batch_size) streams the same events in the same order, several per response; a following batch is not held back", async () => {
+    const { api } = e2e;
+    const responses: ReplayEventsResponse[] = [];
+    for await (const response of api.replayStream({ filter: undefined, follow: false, batchSize: 7 })) responses.push(response);
+    expect(responses.every((r) => r.event === undefined && r.events.length >= 1 && r.events.length <= 7)).toBe(true);
+    expect(responses.some((r) => r.events.length > 1)).toBe(true);
+    const batched = responses.flatMap((r) => r.events);
+    expect(batched.slice(0, all.length)).toEqual(all);
+    const tooBig = (await api.replay({ filter: undefined, follow: false, batchSize: 1001 }).then(
+      () => ({ code: status.OK, details: "" }),
+      (error: { code: number; details: string }) => error,
+    ));
+    expect(tooBig.code).toBe(status.INVALID_ARGUMENT);
+    expect(tooBig.details).toContain("batch_size");
+
+    const head = await e2e.head();
+    const stream = api.replayStream({ filter: emptyFilter({ fromSequence: head + 1 }), follow: true, batchSize: 100 });
+    const iterator = stream[Symbol.asyncIterator]();
+    await new Promise((r) => setTimeout(r, 500));
+    const appended = await api.clients.registerClient(
+      { requestId: rid(), ownerAccount: `batch-${run}`, name: "Batch app", redirectUris: ["https://batch.example.com/cb"], allowedScopes: ["zone:read"], clientType: ClientType.CLIENT_TYPE_PUBLIC },
+      actor(actors.dev),
+    );
+    const next = await iterator.next();
+    expect(next.done === true ? undefined : next.value.events[0]).toMatchObject({ sequence: appended.sequence, type: "client.registered" });
+    stream.cancel();
+  });
+
   it("follow streams a new event (RPC and CLI), and Ctrl-C ends the CLI cleanly", async () => {
     const { api } = e2e;
     const head = await e2e.head();
-    const stream = api.replayStream({ filter: emptyFilter({ fromSequence: head + 1 }), follow: true });
+    const stream = api.replayStream({ filter: emptyFilter({ fromSequence: head + 1 }), follow: true, batchSize: 0 });
     const iterator = stream[Symbol.asyncIterator]();
     const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "scripts/cli.ts"), "audit", "replay", "--follow", "--from-seq", String(head + 1)], {
       cwd: repoRoot,

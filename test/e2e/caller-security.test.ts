@@ -115,7 +115,7 @@ describe("e2e: caller authentication, authorization policy, introspection privac
       expect(status[error.code]).toBe("PERMISSION_DENIED");
       expect(error.details).toMatch(/may not call/);
     }
-    await expect(as("front-door").replay({ filter: undefined, follow: false })).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
+    await expect(as("front-door").replay({ filter: undefined, follow: false, batchSize: 0 })).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
     expect(await head()).toBe(before);
     const denials = mtls.logs.lines.filter((line) => line.includes("rpc denied by the authorization policy"));
     expect(denials.some((line) => line.includes('"caller":"auditor"') && line.includes("ClientService/RegisterClient"))).toBe(true);

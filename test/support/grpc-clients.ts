@@ -106,7 +106,10 @@ export function connectClients(address: string, deadlineMs = 10_000, security: C
     replayStream,
     async replay(request, metadata) {
       const events: AuditEvent[] = [];
-      for await (const response of replayStream(request, metadata)) if (response.event !== undefined) events.push(response.event);
+      for await (const response of replayStream(request, metadata)) {
+        if (response.event !== undefined) events.push(response.event);
+        events.push(...response.events);
+      }
       return events;
     },
     close: () => clients.close(),
