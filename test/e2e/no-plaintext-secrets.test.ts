@@ -9,7 +9,7 @@ import { loadKeyring } from "../../services/config/keys.js";
 import { createApiKey } from "../../services/security/api-keys.js";
 import { Metadata } from "@grpc/grpc-js";
 import { actor } from "../support/grpc-clients.js";
-import { introspect, rid, startE2E, type E2E } from "../support/e2e-harness.js";
+import { introspect, rid, startE2E, tampered, type E2E } from "../support/e2e-harness.js";
 
 /** Every file under `dir`, recursively, as raw bytes. */
 async function readTree(dir: string): Promise<{ path: string; bytes: Buffer }[]> {
@@ -134,7 +134,7 @@ describe("e2e: no plaintext token or secret is ever written anywhere", () => {
     expect((await api.introspection.introspect({ token: first.access, tokenTypeHint: undefined, minSequence: undefined }, keyed)).active).toBe(false);
     await api.revocation.revokeSubject({ requestId: rid(), subject: "secret-user-5", reason: "by api key" }, keyed);
     const wrong = new Metadata();
-    wrong.set("authorization", `Bearer ${apiKey.slice(0, -1)}x`);
+    wrong.set("authorization", `Bearer ${tampered(apiKey)}`);
     await expect(api.introspection.introspect({ token: first.access, tokenTypeHint: undefined, minSequence: undefined }, wrong)).rejects.toThrow();
 
     // The OAuth flows: an authorization code (PKCE), its redemption and a replay of it, a refresh
@@ -165,7 +165,7 @@ describe("e2e: no plaintext token or secret is ever written anywhere", () => {
     const machine2 = await api.tokens.clientCredentials({ requestId: rid(), clientId: client.clientId, clientSecret: newSecret.clientSecret, scopes: [] }, md);
     secrets.push(machine2.accessToken);
     await expect(
-      api.tokens.clientCredentials({ requestId: rid(), clientId: client.clientId, clientSecret: `${newSecret.clientSecret.slice(0, -1)}x`, scopes: [] }, md),
+      api.tokens.clientCredentials({ requestId: rid(), clientId: client.clientId, clientSecret: tampered(newSecret.clientSecret), scopes: [] }, md),
     ).rejects.toThrow();
 
     // Let the read model apply everything and the fire-and-forget outcome records land.

@@ -44,6 +44,9 @@ export async function startE2E(overrides: ConfigInput = {}): Promise<E2E> {
 /** A fresh idempotency key. */
 export const rid = (): string => randomUUID();
 
+/** `secret` with its last character changed (always changed: a fixed replacement may equal it). */
+export const tampered = (secret: string): string => secret.slice(0, -1) + (secret.endsWith("x") ? "y" : "x");
+
 /** What every inactive token answers: `active=false` and nothing else. */
 export const INACTIVE: IntrospectResponse = {
   active: false,
