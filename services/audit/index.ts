@@ -7,4 +7,4 @@ export { deciderFor, getHistory, getStateAt, stateToJson } from "./state-at.js";
 export type { AuditFilter } from "./filter.js";
 export type { AuditRecord, AuditRecordJson, EventFacts, GrantFacts, GrantLookup } from "./records.js";
 export type { ReplayOptions } from "./replay.js";
-export type { HistoryStep, PointInTime, StateAt } from "./state-at.js";
+export type { HistoryCursor, HistoryPage, HistoryStep, PointInTime, StateAt } from "./state-at.js";

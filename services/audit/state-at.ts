@@ -86,10 +86,35 @@ export interface HistoryStep {
   readonly stateJson: string;
 }
 
-/** Every event of one aggregate, in order, with the state after each (the same fold, one event at a time). */
-/** Throws DomainError `illegal_state` when the states add up to more than `maxStateBytes` (a grant with very many tokens). */
-export async function getHistory(log: EventLog, ref: AggregateRef, maxStateBytes = Number.POSITIVE_INFINITY): Promise<HistoryStep[]> {
+/** Where a page of history starts: after the event at (seq, index). */
+export interface HistoryCursor {
+  readonly seq: number;
+  readonly index: number;
+}
+
+/** Which part of the history to return (default: all of it). */
+export interface HistoryPage {
+  readonly after?: HistoryCursor;
+  /** At most this many steps; 0 or unset: no limit (the byte limit still applies). */
+  readonly limit?: number;
+}
+
+/**
+ * Every event of one aggregate, in order, with the state after each (the same fold, one event at a
+ * time); or one page of them. Every page folds from the first event (a state depends on all before
+ * it) but serializes only its own steps. `next` is set when steps remain after the page.
+ * Throws DomainError `illegal_state` when the page's states add up to more than `maxStateBytes` (a
+ * grant with very many tokens: ask for smaller pages).
+ */
+export async function getHistory(
+  log: EventLog,
+  ref: AggregateRef,
+  maxStateBytes = Number.POSITIVE_INFINITY,
+  page: HistoryPage = {},
+): Promise<{ steps: HistoryStep[]; next?: HistoryCursor }> {
   const decider = statefulDecider(ref);
+  const limit = page.limit !== undefined && page.limit > 0 ? page.limit : Number.POSITIVE_INFINITY;
+  const after = page.after;
   let loaded = empty(decider);
   let bytes = 0;
   const steps: HistoryStep[] = [];
@@ -97,15 +122,20 @@ export async function getHistory(log: EventLog, ref: AggregateRef, maxStateBytes
     const records = auditRecords(envelope);
     for (const [i, event] of envelope.events.entries()) {
       loaded = foldEnvelopes(decider, loaded, [{ ...envelope, events: [event] }]);
+      if (after !== undefined && (envelope.seq < after.seq || (envelope.seq === after.seq && i <= after.index))) continue;
+      if (steps.length >= limit) {
+        const last = steps.at(-1)?.record;
+        return { steps, ...(last === undefined ? {} : { next: { seq: last.seq, index: last.index } }) };
+      }
       const stateJson = stateToJson(loaded.state);
       bytes += stateJson.length;
       if (bytes > maxStateBytes) {
         throw illegalState(
-          `the history of ${ref.kind} ${ref.id} holds more than ${maxStateBytes} bytes of state; use GetStateAt or ReplayEvents`,
+          `the history of ${ref.kind} ${ref.id} holds more than ${maxStateBytes} bytes of state; ask for smaller pages (page_size), or use GetStateAt or ReplayEvents`,
         );
       }
       steps.push({ record: records[i] as AuditRecord, stateJson });
     }
   }
-  return steps;
+  return { steps };
 }

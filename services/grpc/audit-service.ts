@@ -15,7 +15,7 @@ import {
 import type { AuditFilter } from "../audit/filter.js";
 import type { AuditRecord } from "../audit/records.js";
 import { replayEvents } from "../audit/replay.js";
-import { getHistory, getStateAt, type PointInTime } from "../audit/state-at.js";
+import { getHistory, getStateAt, type HistoryCursor, type PointInTime } from "../audit/state-at.js";
 import { assertNever } from "../domain/shared/decider.js";
 import { illegalState, validationError } from "../domain/shared/errors.js";
 import type { JetStreamEventLog } from "../eventlog/jetstream.js";
@@ -198,7 +198,19 @@ const stateAtSchema = z
     }
   });
 
-const historySchema = z.object({ aggregate: requiredAggregate });
+const MAX_HISTORY_PAGE = 1000;
+/** `h1.<seq>.<index>`: the last entry of the previous page (the page's own state is always refolded). */
+const HISTORY_TOKEN = /^h1\.(\d{1,16})\.(\d{1,6})$/;
+const historySchema = z.object({
+  aggregate: requiredAggregate,
+  pageSize: z.number().int().min(0).max(MAX_HISTORY_PAGE, `page_size is at most ${MAX_HISTORY_PAGE}`),
+  pageToken: z.string().regex(HISTORY_TOKEN, "page_token is not one this service issued").or(z.literal("")),
+});
+
+function historyCursor(token: string): HistoryCursor | undefined {
+  const match = HISTORY_TOKEN.exec(token);
+  return match === null ? undefined : { seq: Number(match[1]), index: Number(match[2]) };
+}
 
 const checkpointSchema = z.object({ treeSize: z.number().int().nonnegative() });
 const inclusionSchema = z.object({ sequence: z.number().int().nonnegative(), treeSize: z.number().int().nonnegative() });
@@ -298,8 +310,15 @@ export function auditService(deps: AuditServiceDeps): AuditServiceServer {
     }),
 
     getHistory: unary(logger, "GetHistory", historySchema, async (input) => {
-      const steps = await getHistory(log, input.aggregate as AggregateRef, maxHistoryBytes);
-      return { entries: steps.map((step) => ({ event: recordToProto(step.record), stateJson: step.stateJson })) };
+      const after = historyCursor(input.pageToken);
+      const { steps, next } = await getHistory(log, input.aggregate as AggregateRef, maxHistoryBytes, {
+        limit: input.pageSize,
+        ...(after === undefined ? {} : { after }),
+      });
+      return {
+        entries: steps.map((step) => ({ event: recordToProto(step.record), stateJson: step.stateJson })),
+        nextPageToken: next === undefined ? "" : `h1.${next.seq}.${next.index}`,
+      };
     }),
 
     getCheckpoint: unary(logger, "GetCheckpoint", checkpointSchema, (input, ctx) =>

@@ -386,11 +386,11 @@ describe("e2e: audit replay, search and point in time", () => {
     );
   });
 
-  it("GetHistory lists each event of an aggregate with the state after it", async () => {
+  it("GetHistory lists each event of an aggregate with the state after it, whole or in pages", async () => {
     const { api } = e2e;
     const g0 = grantIds[0] as string;
     const ref = { kind: AggregateKind.AGGREGATE_KIND_GRANT, id: g0 };
-    const { entries } = await api.audit.getHistory({ aggregate: ref });
+    const { entries } = await api.audit.getHistory({ aggregate: ref, pageSize: 0, pageToken: "" });
     const expected = bruteForce(all, emptyFilter({ aggregate: ref }), grants);
     expect(entries.map((h) => key(h.event as AuditEvent))).toEqual(expected.map(key));
     expect(entries.map((h) => h.event?.type)).toEqual(["grant.created", "token.issued", "token.issued", "token.revoked", "grant.revoked"]);
@@ -398,6 +398,22 @@ describe("e2e: audit replay, search and point in time", () => {
       const at = await api.audit.getStateAt({ aggregate: ref, atTime: undefined, atSequence: entry.event?.sequence });
       expect(entry.stateJson).toBe(at.stateJson);
     }
+
+    // Pages of 2: the same entries, states included, and no token after the last page.
+    const paged: typeof entries = [];
+    const tokens: string[] = [];
+    let pageToken = "";
+    do {
+      const page = await api.audit.getHistory({ aggregate: ref, pageSize: 2, pageToken });
+      expect(page.entries.length).toBeLessThanOrEqual(2);
+      paged.push(...page.entries);
+      pageToken = page.nextPageToken;
+      tokens.push(pageToken);
+    } while (pageToken !== "");
+    expect(paged).toEqual(entries);
+    expect(tokens).toHaveLength(3);
+    await expectFailure(api.audit.getHistory({ aggregate: ref, pageSize: 2, pageToken: "not-a-token" }), { code: status.INVALID_ARGUMENT, field: "page_token" });
+    await expectFailure(api.audit.getHistory({ aggregate: ref, pageSize: 1001, pageToken: "" }), { code: status.INVALID_ARGUMENT, field: "page_size" });
   });
 
   it("the CLI replays the log directly: jsonl matches the RPC, filters too", async () => {

@@ -109,7 +109,7 @@ describe("e2e: caller authentication, authorization policy, introspection privac
       await failure(register(as("auditor"))),
       await failure(as("resource-server").revocation.revokeSubject({ requestId: rid(), subject: "u1", reason: "x" })),
       await failure(as("stranger").introspection.introspect({ token: "gla_x" })),
-      await failure(as("front-door").audit.getHistory({ aggregate: { kind: AggregateKind.AGGREGATE_KIND_CLIENT, id: "cli_x" } })),
+      await failure(as("front-door").audit.getHistory({ aggregate: { kind: AggregateKind.AGGREGATE_KIND_CLIENT, id: "cli_x" }, pageSize: 0, pageToken: "" })),
     ];
     for (const error of denied) {
       expect(status[error.code]).toBe("PERMISSION_DENIED");
@@ -128,7 +128,7 @@ describe("e2e: caller authentication, authorization policy, introspection privac
     lying.set("x-actor", "mallory");
     const client = await register(frontDoor, lying);
     const history = await as("auditor").audit.getHistory(
-      { aggregate: { kind: AggregateKind.AGGREGATE_KIND_CLIENT, id: client.clientId } },
+      { aggregate: { kind: AggregateKind.AGGREGATE_KIND_CLIENT, id: client.clientId }, pageSize: 0, pageToken: "" },
       lying,
     );
     const actors = history.entries.map((entry) => entry.event?.actor);

@@ -31,7 +31,7 @@ describe("e2e: RevokeLeakedToken", () => {
     expect((await introspect(e2e.api, leaked.refreshToken, head)).active).toBe(false);
     // Other families under the same grant are untouched.
     expect((await introspect(e2e.api, sibling.accessToken, head)).active).toBe(true);
-    const history = await e2e.api.audit.getHistory({ aggregate: { kind: AggregateKind.AGGREGATE_KIND_GRANT, id: f.grantId } }, md);
+    const history = await e2e.api.audit.getHistory({ aggregate: { kind: AggregateKind.AGGREGATE_KIND_GRANT, id: f.grantId }, pageSize: 0, pageToken: "" }, md);
     const revoked = history.entries.flatMap((entry) => (entry.event === undefined ? [] : [entry.event])).filter((e) => e.type === "token.revoked");
     expect(revoked.length).toBe(1);
     expect(revoked[0]?.actor).toBe("secret-scanner");

@@ -137,7 +137,13 @@ export interface GetStateAtResponse {
 }
 
 export interface GetHistoryRequest {
-  aggregate: AggregateRef | undefined;
+  aggregate:
+    | AggregateRef
+    | undefined;
+  /** At most this many entries (at most 1000; 0: all of them, within the response size limit). */
+  pageSize: number;
+  /** From a previous response's next_page_token. */
+  pageToken: string;
 }
 
 export interface HistoryEntry {
@@ -147,6 +153,8 @@ export interface HistoryEntry {
 
 export interface GetHistoryResponse {
   entries: HistoryEntry[];
+  /** Empty on the last page. */
+  nextPageToken: string;
 }
 
 /**
@@ -971,13 +979,19 @@ export const GetStateAtResponse: MessageFns<GetStateAtResponse> = {
 };
 
 function createBaseGetHistoryRequest(): GetHistoryRequest {
-  return { aggregate: undefined };
+  return { aggregate: undefined, pageSize: 0, pageToken: "" };
 }
 
 export const GetHistoryRequest: MessageFns<GetHistoryRequest> = {
   encode(message: GetHistoryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.aggregate !== undefined) {
       AggregateRef.encode(message.aggregate, writer.uint32(10).fork()).join();
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
     }
     return writer;
   },
@@ -1001,6 +1015,22 @@ export const GetHistoryRequest: MessageFns<GetHistoryRequest> = {
             }
 
             message.aggregate = AggregateRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
             continue;
           }
         }
@@ -1074,13 +1104,16 @@ export const HistoryEntry: MessageFns<HistoryEntry> = {
 };
 
 function createBaseGetHistoryResponse(): GetHistoryResponse {
-  return { entries: [] };
+  return { entries: [], nextPageToken: "" };
 }
 
 export const GetHistoryResponse: MessageFns<GetHistoryResponse> = {
   encode(message: GetHistoryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.entries) {
       HistoryEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
     }
     return writer;
   },
@@ -1104,6 +1137,14 @@ export const GetHistoryResponse: MessageFns<GetHistoryResponse> = {
             }
 
             message.entries.push(HistoryEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
             continue;
           }
         }
