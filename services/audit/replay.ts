@@ -1,7 +1,6 @@
 import { DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
 import { isDomainError, unavailable } from "../domain/shared/errors.js";
 import { decodeEnvelope } from "../eventlog/codec.js";
-import { subjectFor } from "../eventlog/subjects.js";
 import type { JetStreamEventLog } from "../eventlog/jetstream.js";
 import { type AuditFilter, matchesFacts, matchesRecord, needsFacts, pushdownSubjects } from "./filter.js";
 import { type AuditRecord, auditRecords, factsOf, type GrantFacts, grantFactsOf, ownFacts } from "./records.js";
@@ -63,14 +62,8 @@ export async function* replayEvents(log: JetStreamEventLog, options: ReplayOptio
   const grants = new GrantCache(options.grantCacheSize ?? 200_000);
   const withFacts = needsFacts(filter);
   const fetchGrant = async (grantId: string): Promise<void> => {
-    let first;
-    try {
-      first = await log.jsm.direct.getMessage(log.stream, { next_by_subj: subjectFor({ kind: "grant", id: grantId }, log.subjectRoot), seq: 1 });
-    } catch (error) {
-      throw unavailable(`event log direct get failed (${error instanceof Error ? error.message : String(error)})`, { cause: error });
-    }
-    if (first === null) return;
-    const envelope = decodeEnvelope({ seq: first.seq, subject: first.subject, body: first.data, storedAt: 0 }, log.subjectRoot);
+    const envelope = await log.first({ kind: "grant", id: grantId });
+    if (envelope === undefined) return;
     for (const record of auditRecords(envelope)) {
       const created = grantFactsOf(record);
       if (created !== undefined) grants.set(...created);

@@ -153,4 +153,4 @@ async function findOwnAppend<E extends LedgerEvent, S>(
   return own === undefined ? undefined : { seq: own.seq, events: own.events as readonly E[], duplicate: true, state };
 }
 
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

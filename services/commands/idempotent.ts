@@ -1,5 +1,5 @@
 import { isDomainError } from "../domain/shared/errors.js";
-import type { CommandContext } from "./execute.js";
+import { pause, type CommandContext } from "./execute.js";
 import { AlreadyAnswered, fingerprint } from "./idempotency.js";
 import type { LedgerCommandDeps } from "./deps.js";
 
@@ -45,7 +45,7 @@ export async function idempotent<R, P = never>(
       const wait = Math.min(500, 25 * 2 ** tries) * (0.5 + Math.random() / 2);
       const withinBudget = Date.now() - started + wait <= (deps.unavailableRetryMs ?? 0);
       if (!(isDomainError(error) && error.kind === "unavailable" && quick && withinBudget)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, wait));
+      await pause(wait);
     }
   }
 }

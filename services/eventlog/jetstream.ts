@@ -102,6 +102,8 @@ export interface JetStreamEventLog extends EventLog {
   readonly subjectRoot: string;
   /** Creates or updates the stream (idempotent). */
   ensureStream(): Promise<StreamInfo>;
+  /** The first message of an aggregate (its creation), read like every single message (see `consistentReads`). */
+  first(aggregate: AggregateRef): Promise<RecordedEnvelope | undefined>;
   /** Closes the connection when {@link connectEventLog} opened it; otherwise does nothing. */
   close(): Promise<void>;
 }
@@ -261,19 +263,19 @@ function makeLog(
   // told exists reads as "not found"; found by the cluster fault test). The leader's message API
   // answers from the committed state instead.
   const leaderReads = options.consistentReads ?? (options.replicas ?? 1) > 1;
-  const directGet = async (
+  const readMessage = async (
     query: { seq: number } | { last_by_subj: string } | { next_by_subj: string; seq: number },
   ): Promise<StoredMsg | null> => {
     try {
       return leaderReads ? await jsm.streams.getMessage(stream, query) : await jsm.direct.getMessage(stream, query);
     } catch (error) {
-      throw unavailableFrom("direct get", error);
+      throw unavailableFrom(leaderReads ? "message get" : "direct get", error);
     }
   };
 
   const get = async (seq: number): Promise<RecordedEnvelope | undefined> => {
     if (!Number.isInteger(seq) || seq < 1) return undefined;
-    const m = await directGet({ seq });
+    const m = await readMessage({ seq });
     return m === null ? undefined : decode(fromStored(m));
   };
 
@@ -368,13 +370,13 @@ function makeLog(
 
     async readAggregate(aggregate: AggregateRef, afterSeq = 0): Promise<RecordedEnvelope[]> {
       const subject = subjectFor(aggregate, root);
-      const last = await directGet({ last_by_subj: subject });
+      const last = await readMessage({ last_by_subj: subject });
       if (last === null || last.seq <= afterSeq) return [];
       const out: RecordedEnvelope[] = [];
       let cursor = afterSeq + 1;
       // Small aggregates: walk with direct gets; large ones: finish with an ordered consumer.
       for (let i = 0; i < directReadLimit; i++) {
-        const m = cursor === last.seq ? last : await directGet({ next_by_subj: subject, seq: cursor });
+        const m = cursor === last.seq ? last : await readMessage({ next_by_subj: subject, seq: cursor });
         if (m === null) throw unavailable(`message ${last.seq} of ${subject} vanished during the read`);
         out.push(decode(fromStored(m)));
         if (m.seq >= last.seq) return out;
@@ -385,6 +387,11 @@ function makeLog(
     },
 
     get,
+
+    async first(aggregate: AggregateRef): Promise<RecordedEnvelope | undefined> {
+      const m = await readMessage({ next_by_subj: subjectFor(aggregate, root), seq: 1 });
+      return m === null ? undefined : decode(fromStored(m));
+    },
 
     async headSequence(): Promise<number> {
       try {

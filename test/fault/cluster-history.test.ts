@@ -4,10 +4,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { startNatsCluster, type NatsCluster, type NatsClusterNode } from "../../scripts/nats-cluster.js";
+import { streamInfo } from "../support/cluster.js";
 import { auditLog, readWholeLog, say, sharedHashKey, sleep } from "../support/fault-kit.js";
 import { freePort } from "../support/nats-server.js";
 import { spawnLedgerProcess, type LedgerProcess } from "../support/ledger.js";
@@ -53,14 +52,8 @@ function errorLines(outputs: readonly string[]): string[] {
 async function streamLeader(cluster: NatsCluster, alive: readonly NatsClusterNode[]): Promise<NatsClusterNode> {
   for (let i = 0; i < 100; i++) {
     try {
-      const nc = await connect({ servers: alive.map((n) => n.url), timeout: 2_000, maxReconnectAttempts: 0 });
-      try {
-        const info = await (await jetstreamManager(nc, { timeout: 2_000 })).streams.info("LEDGER");
-        const leader = info.cluster?.leader;
-        if (leader !== undefined && leader !== "") return cluster.node(leader);
-      } finally {
-        await nc.close();
-      }
+      const leader = (await streamInfo(alive.map((n) => n.url))).cluster?.leader;
+      if (leader !== undefined && leader !== "") return cluster.node(leader);
     } catch {
       // electing: ask again
     }

@@ -9,7 +9,8 @@ import type { JetStreamEventLog } from "../../services/eventlog/index.js";
 import { actor, connectClients, type LedgerClients } from "../support/grpc-clients.js";
 import { spawnLedgerProcess, type LedgerProcess } from "../support/ledger.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
-import { attempt, auditLog, brokenLink, codeName, grantRef, pool, say, Tally } from "../support/fault-kit.js";
+import { inParallel } from "../../scripts/bench/lib/ledger.js";
+import { attempt, auditLog, brokenLink, codeName, grantRef, say, Tally } from "../support/fault-kit.js";
 
 const log = say("revoke-race");
 const ROUNDS = 200;
@@ -60,7 +61,7 @@ describe("concurrent IssueTokens vs RevokeGrant on one grant", () => {
     let roundsWithBoth = 0;
     let introspected = 0;
 
-    await pool(PARALLEL_ROUNDS, ROUNDS, async (round) => {
+    await inParallel(ROUNDS, PARALLEL_ROUNDS, async (round) => {
       const grant = await api.grants.createGrant(
         { requestId: randomUUID(), subject: `user-${round}`, clientId: client.clientId, scopes: ["zone:read", "dns:read"], resources: [`acct:${round}`] },
         md,

@@ -5,10 +5,10 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { status, type ServiceError } from "@grpc/grpc-js";
-import { openProjectionDatabase, readCheckpoint } from "../../projections/runner/index.js";
+import { openProjectionDatabase, readCheckpoint, resolveActive } from "../../projections/runner/index.js";
 import { connectEventLog, type JetStreamEventLog } from "../../services/eventlog/index.js";
 import type { AggregateRef, RecordedEnvelope } from "../../services/eventlog/types.js";
-import { TOKENS_PROJECTION_VERSION } from "../../projections/tokens/index.js";
+import { TOKENS_PROJECTION } from "../../projections/tokens/index.js";
 
 /** Prints what a fault test did or checked, tagged with the test's name. */
 export const say =
@@ -109,8 +109,11 @@ export function countLog(envelopes: readonly RecordedEnvelope[]): LogCounts {
   return counts;
 }
 
-/** The tokens read model file of a ledger data dir (services/app/ledger.ts names it). */
-export const readModelFile = (dataDir: string): string => join(dataDir, "projections", `tokens.v${TOKENS_PROJECTION_VERSION}.db`);
+/** The active tokens read model file of a ledger data dir (its pointer, or the first file before one exists). */
+export function readModelFile(dataDir: string): string {
+  const dir = join(dataDir, "projections");
+  return join(dir, resolveActive(dir, TOKENS_PROJECTION.name, TOKENS_PROJECTION.version).file);
+}
 
 /** What the read model's SQLite file holds, read from another connection (as after a crash). */
 export interface ReadModelCounts {
@@ -123,6 +126,17 @@ export interface ReadModelCounts {
   /** Rows whose `seq`/`created_seq` lies beyond the checkpoint: applied but not checkpointed. */
   beyondCheckpoint: number;
 }
+
+/** What a read model that applied every message of the log exactly once holds. */
+export const readModelImpliedBy = (fromLog: LogCounts): ReadModelCounts => ({
+  checkpoint: fromLog.head,
+  clients: fromLog.clients,
+  grants: fromLog.grants,
+  revokedGrants: fromLog.revokedGrants,
+  tokens: fromLog.tokens,
+  distinctTokenIds: fromLog.tokens,
+  beyondCheckpoint: 0,
+});
 
 export function countReadModel(dataDir: string): ReadModelCounts {
   const db = openProjectionDatabase(readModelFile(dataDir), { readonly: true });
@@ -144,18 +158,4 @@ export function countReadModel(dataDir: string): ReadModelCounts {
   } finally {
     db.close();
   }
-}
-
-/** Runs `tasks` with at most `limit` in flight. */
-export async function pool<T>(limit: number, count: number, task: (i: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = new Array<T>(count);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < count) {
-      const i = next++;
-      results[i] = await task(i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
-  return results;
 }

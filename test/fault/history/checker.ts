@@ -2,6 +2,7 @@
  * Checks a fault run's history against the log and the replicas' read models. Pure: the caller
  * reads the log and the SQLite files. Every check names what broke, so a violation is a bug report.
  */
+import { quantile } from "../../../scripts/bench/lib/stats.js";
 import type { RecordedEnvelope } from "../../../services/eventlog/types.js";
 import type { CommandOp, IntrospectOp, Op, WindowOp } from "./history.js";
 
@@ -34,8 +35,7 @@ export interface CheckReport {
 
 export function percentiles(values: readonly number[]): Percentiles {
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0;
-  return { count: sorted.length, p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? 0 };
+  return { count: sorted.length, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted.at(-1) ?? 0 };
 }
 
 const key = (a: RecordedEnvelope["aggregate"]): string => `${a.kind}:${a.id}`;

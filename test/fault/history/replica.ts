@@ -1,18 +1,13 @@
 /** Reads a ledger replica's tokens read model from its data dir, as the checker needs it. */
 import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { openProjectionDatabase, projectionDigest, readCheckpoint, resolveActive } from "../../../projections/runner/index.js";
+import { openProjectionDatabase, projectionDigest, readCheckpoint } from "../../../projections/runner/index.js";
 import { TOKENS_PROJECTION } from "../../../projections/tokens/index.js";
+import { readModelFile } from "../../support/fault-kit.js";
 import type { ReplicaView } from "./checker.js";
-
-const activeFile = (dataDir: string): string => {
-  const dir = join(dataDir, "projections");
-  return join(dir, resolveActive(dir, TOKENS_PROJECTION.name, TOKENS_PROJECTION.version).file);
-};
 
 /** The checkpoint of the replica's active tokens file (0 before it exists). */
 export function replicaCheckpoint(dataDir: string): number {
-  const file = activeFile(dataDir);
+  const file = readModelFile(dataDir);
   if (!existsSync(file)) return 0;
   const db = openProjectionDatabase(file, { readonly: true });
   try {
@@ -28,7 +23,7 @@ export async function waitForReplica(dataDir: string, seq: number, timeoutMs: nu
 }
 
 export function readReplica(name: string, dataDir: string): ReplicaView {
-  const db = openProjectionDatabase(activeFile(dataDir), { readonly: true });
+  const db = openProjectionDatabase(readModelFile(dataDir), { readonly: true });
   try {
     const { digest, seq } = projectionDigest(db, TOKENS_PROJECTION.name);
     const tokenIds = new Set(db.prepare<[], { id: string }>("SELECT token_id AS id FROM tokens").all().map((r) => r.id));

@@ -9,6 +9,7 @@
 import { randomUUID } from "node:crypto";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { ClientType } from "../../../services/gen/grantledger/v1/client_service.js";
+import { sleep } from "../../support/fault-kit.js";
 import { actor, connectClients, type LedgerClients } from "../../support/grpc-clients.js";
 import { HistoryWriter, type CommandName, type Outcome } from "./history.js";
 
@@ -25,7 +26,6 @@ const config = JSON.parse(process.argv[2] ?? "{}") as WorkerConfig;
 const history = new HistoryWriter(config.file);
 const replicas: LedgerClients[] = config.addresses.map((a) => connectClients(a, 3_000));
 const md = actor(`fault-worker-${config.worker}`);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const RETRYABLE: ReadonlySet<number> = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.ABORTED]);
 const retryable = (code: number): boolean => RETRYABLE.has(code);
 const codeOf = (error: unknown): number => (typeof (error as Partial<ServiceError>).code === "number" ? (error as ServiceError).code : status.UNKNOWN);

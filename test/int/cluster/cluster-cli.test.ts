@@ -1,35 +1,24 @@
-import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { canConnect } from "../../../scripts/nats-server.js";
-
-const repoRoot = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
-
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, ["--import", "tsx", join(repoRoot, "scripts/cli.ts"), ...args], { cwd: repoRoot, env: { ...process.env, ...env }, timeout: 90_000 }, (error, stdout, stderr) => {
-      done({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr });
-    });
-  });
-}
+import { runCli } from "../../support/security.js";
 
 describe("grant-ledger nats cluster up|down", () => {
   let env: NodeJS.ProcessEnv = {};
   let dataDir: string | undefined;
   afterAll(async () => {
-    await cli(["nats", "cluster", "down"], env);
+    await runCli(["nats", "cluster", "down"], env);
     if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
   });
 
   it("starts three routed nodes that place a replicas-3 stream, prints NATS_URL, and stops them", { timeout: 150_000 }, async () => {
     dataDir = await mkdtemp(join(tmpdir(), "gl-cluster-cli-"));
     env = { GL_DATA_DIR: dataDir, NATS_URL: "", GL_ROLES: "", GL_TOKEN_HASH_KEY: "" };
-    const up = await cli(["nats", "cluster", "up"], env);
+    const up = await runCli(["nats", "cluster", "up"], env);
     expect(up.code, up.stderr).toBe(0);
     const url = /export NATS_URL=(\S+) GL_STREAM_REPLICAS=3/.exec(up.stdout)?.[1];
     expect(url).toBeDefined();
@@ -46,9 +35,9 @@ describe("grant-ledger nats cluster up|down", () => {
       await nc.close();
     }
 
-    const again = await cli(["nats", "cluster", "up"], env);
+    const again = await runCli(["nats", "cluster", "up"], env);
     expect(again.code, again.stderr).toBe(0);
-    const down = await cli(["nats", "cluster", "down"], env);
+    const down = await runCli(["nats", "cluster", "down"], env);
     expect(down.code, down.stderr).toBe(0);
     const ports = servers.map((s) => Number(new URL(s).port));
     for (const port of ports) expect(await canConnect(port)).toBe(false);

@@ -1,25 +1,13 @@
 import { status } from "@grpc/grpc-js";
-import { jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNatsCluster, type NatsCluster } from "../../../scripts/nats-cluster.js";
 import { clientAndGrant, issue } from "../../support/e2e-harness.js";
+import { streamInfo } from "../../support/cluster.js";
 import { attempt, say, sleep } from "../../support/fault-kit.js";
 import { connectClients, type LedgerClients } from "../../support/grpc-clients.js";
 import { startTestLedger, type TestLedger } from "../../support/ledger.js";
 
 const log = say("cluster");
-
-/** Stream info of LEDGER through a connection to `servers` only (no gossip-discovered others). */
-async function streamInfo(servers: string | string[], stream = "LEDGER"): Promise<StreamInfo> {
-  const nc: NatsConnection = await connect({ servers, timeout: 2_000, noRandomize: true, maxReconnectAttempts: 0, ignoreClusterUpdates: true });
-  try {
-    const jsm = await jetstreamManager(nc, { timeout: 2_000, checkAPI: false });
-    return await jsm.streams.info(stream);
-  } finally {
-    await nc.close();
-  }
-}
 
 /** Retries `call` while it fails with UNAVAILABLE (or DEADLINE_EXCEEDED), for at most `budgetMs`. */
 async function retrying<T>(call: () => Promise<T>, budgetMs: number): Promise<{ value: T; tries: number; ms: number; failures: string[] }> {
@@ -69,7 +57,7 @@ describe("3-node JetStream cluster: LEDGER with 3 replicas survives kill -9 of t
     const c = cluster as NatsCluster;
     const write = api as LedgerClients;
 
-    const before = await streamInfo(c.servers as string[]);
+    const before = await streamInfo(c.servers);
     expect(before.config.num_replicas).toBe(3);
     const leaderName = before.cluster?.leader;
     expect(leaderName).toBeDefined();
@@ -142,7 +130,7 @@ describe("3-node JetStream cluster: LEDGER with 3 replicas survives kill -9 of t
 
     const more = await retrying(() => issue(write, f.grantId, { refresh: false }), 10_000);
     expect((await eventLog.get(more.value.sequence))?.aggregate).toEqual({ kind: "grant", id: f.grantId });
-    const final = await streamInfo(c.servers as string[]);
+    const final = await streamInfo(c.servers);
     expect(final.cluster?.replicas?.every((r) => r.current)).toBe(true);
     log(`after restart: issue ok; all ${1 + (final.cluster?.replicas?.length ?? 0)} replicas current (leader ${final.cluster?.leader})`);
   });
