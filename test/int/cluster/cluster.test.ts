@@ -107,7 +107,7 @@ describe("3-node JetStream cluster: LEDGER with 3 replicas survives kill -9 of t
     // (It once stalled here for good: the projection's consumer lived on the killed node.)
     const readStarted = Date.now();
     for (const token of issued) {
-      const seen = await retrying(() => write.introspection.introspect({ token: token.accessToken, minSequence: token.sequence }), 20_000);
+      const seen = await retrying(() => write.introspection.introspect({ token: token.accessToken, minSequence: token.sequence }), 30_000);
       expect(seen.value).toMatchObject({ active: true, grantId: f.grantId });
     }
     log(`read model: all ${issued.length} tokens active at their sequences (${Date.now() - readStarted} ms after the last issue)`);
