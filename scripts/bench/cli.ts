@@ -13,12 +13,13 @@ import { durability } from "./benchmarks/durability.js";
 import { introspect } from "./benchmarks/introspect.js";
 import { introspectPeer } from "./benchmarks/introspect-peer.js";
 import { issue } from "./benchmarks/issue.js";
+import { revocationVisibility } from "./benchmarks/revocation-visibility.js";
 import { storage } from "./benchmarks/storage.js";
 import { repoRoot } from "./lib/proc.js";
 import { environment, latestResults, writeReport, type StoredResult } from "./lib/report.js";
 import type { Benchmark, BenchOptions } from "./lib/types.js";
 
-const BENCHMARKS: readonly Benchmark[] = [introspect, introspectPeer, issue, catchup, storage, durability];
+const BENCHMARKS: readonly Benchmark[] = [introspect, introspectPeer, issue, catchup, storage, durability, revocationVisibility];
 
 const USAGE = `npm run bench -- <name|all> [options]
 

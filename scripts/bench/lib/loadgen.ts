@@ -39,6 +39,11 @@ export interface RunSpec {
   readonly concurrency: number;
   readonly warmupMs: number;
   readonly durationMs: number;
+  /**
+   * Paced load: at most this many requests start per second, spread evenly (an open loop capped by
+   * `concurrency`); unset for a closed loop as fast as the target answers.
+   */
+  readonly ratePerSecond?: number;
 }
 
 export interface LoadResult {
@@ -194,8 +199,16 @@ async function runLoad(op: Op, run: RunSpec, send: (m: ChildMessage) => void): P
   let errors = 0;
   let wrong = 0;
   let firstError: string | null = null;
+  const interval = run.ratePerSecond === undefined || run.ratePerSecond <= 0 ? 0 : 1000 / run.ratePerSecond;
+  let nextSlot = performance.now();
   const worker = async (w: number): Promise<void> => {
     while (phase !== "drain") {
+      if (interval > 0) {
+        const slot = Math.max(nextSlot, performance.now() - interval);
+        nextSlot = slot + interval;
+        const wait = slot - performance.now();
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      }
       const started = performance.now();
       let ok = false;
       let failed = false;
