@@ -12,6 +12,7 @@ import { catchup } from "./benchmarks/catchup.js";
 import { durability } from "./benchmarks/durability.js";
 import { introspect } from "./benchmarks/introspect.js";
 import { introspectPeer } from "./benchmarks/introspect-peer.js";
+import { growth } from "./benchmarks/growth.js";
 import { issue } from "./benchmarks/issue.js";
 import { revocationVisibility } from "./benchmarks/revocation-visibility.js";
 import { storage } from "./benchmarks/storage.js";
@@ -19,7 +20,7 @@ import { repoRoot } from "./lib/proc.js";
 import { environment, latestResults, writeReport, type StoredResult } from "./lib/report.js";
 import type { Benchmark, BenchOptions } from "./lib/types.js";
 
-const BENCHMARKS: readonly Benchmark[] = [introspect, introspectPeer, issue, catchup, storage, durability, revocationVisibility];
+const BENCHMARKS: readonly Benchmark[] = [introspect, introspectPeer, issue, catchup, storage, durability, revocationVisibility, growth];
 
 const USAGE = `npm run bench -- <name|all> [options]
 
