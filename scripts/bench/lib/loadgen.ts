@@ -199,6 +199,7 @@ async function runLoad(op: Op, run: RunSpec, send: (m: ChildMessage) => void): P
   let errors = 0;
   let wrong = 0;
   let firstError: string | null = null;
+  let answered = false;
   const interval = run.ratePerSecond === undefined || run.ratePerSecond <= 0 ? 0 : 1000 / run.ratePerSecond;
   let nextSlot = performance.now();
   const worker = async (w: number): Promise<void> => {
@@ -219,6 +220,7 @@ async function runLoad(op: Op, run: RunSpec, send: (m: ChildMessage) => void): P
         firstError ??= error instanceof Error ? error.message : String(error);
       }
       const ended = performance.now();
+      answered = true;
       // Every completion inside the window counts (closed-loop throughput), whenever it started: with
       // latencies longer than the window, counting only requests started inside it would count none.
       if (phase === "window") {
@@ -232,6 +234,10 @@ async function runLoad(op: Op, run: RunSpec, send: (m: ChildMessage) => void): P
   };
   const workers = Array.from({ length: run.concurrency }, (_, w) => worker(w));
   await new Promise((r) => setTimeout(r, run.warmupMs));
+  // The window opens once the target has answered at least once: on a loaded machine the first
+  // answers of a cold target can take longer than a short warm-up, and a window before them
+  // measures the start-up, not the service.
+  for (const deadline = performance.now() + 30_000; !answered && performance.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
   send({ type: "window-start" });
   const windowStart = performance.now();
   phase = "window";
