@@ -7,7 +7,8 @@
  * - replay: services/audit replayEvents (decode + validate every event, no filter);
  * - replay → jsonl: the same, formatted as `audit replay --format jsonl` lines;
  * - replay → gRPC: ReplayEvents over a real gRPC connection (the AuditService handler);
- * - filtered: replay for one user (server-side subject narrowing + grant resolution).
+ * - filtered: replay for one user, one event type, one actor (the prefilter skips messages that
+ *   cannot match without decoding them; grant resolution for the user).
  */
 import { randomUUID } from "node:crypto";
 import { DeliverPolicy } from "@nats-io/jetstream";
@@ -152,7 +153,12 @@ const replayT = await time("replayEvents", () => replay(false));
 const jsonlT = await time("replayEvents → jsonl", () => replay(true));
 const grpcT = await time("ReplayEvents over gRPC", () => viaGrpc(0));
 const batchedT = await time("ReplayEvents, batch_size 256", () => viaGrpc(256));
-await time("replay one user (filtered)", () => replay(false, { subject: "user-42" }));
+const userT = await time("replay one user (filtered)", () => replay(false, { subject: "user-42" }));
+const typeT = await time("replay one type (filtered)", () => replay(false, { types: ["grant.created"] }));
+const actorT = await time("replay one actor (filtered)", () => replay(false, { actor: "actor-3" }));
+console.log(
+  `filtered ÷ raw, median wall: user ${(userT.wallMs / rawT.wallMs).toFixed(2)}  type ${(typeT.wallMs / rawT.wallMs).toFixed(2)}  actor ${(actorT.wallMs / rawT.wallMs).toFixed(2)}`,
+);
 const ratios = (pick: (t: { wallMs: number; cpuUsPerItem: number }) => number): string =>
   `replay/raw ${(pick(replayT) / pick(rawT)).toFixed(2)}  jsonl/raw ${(pick(jsonlT) / pick(rawT)).toFixed(2)}  grpc/raw ${(pick(grpcT) / pick(rawT)).toFixed(2)}  ` +
   `grpc batched/raw ${(pick(batchedT) / pick(rawT)).toFixed(2)}`;
