@@ -109,7 +109,8 @@ export const grantSize: Benchmark = {
       name: "grant-size",
       title: this.title,
       date: new Date().toISOString(),
-      options: { runs: options.runs, durationS: options.durationS, warmupS: options.warmupS, smoke: options.smoke },
+      // A fixed number of calls, not a timed window: no duration to report.
+      options: { runs: options.runs, durationS: 0, warmupS: 0, smoke: options.smoke },
       config: { "tokens per grant": sizes.map((s) => s.toLocaleString("en-US")).join(" / "), "calls per run": calls },
       sides,
       ratios: [
