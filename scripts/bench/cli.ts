@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { catchup } from "./benchmarks/catchup.js";
 import { durability } from "./benchmarks/durability.js";
+import { grantSize } from "./benchmarks/grant-size.js";
 import { introspect } from "./benchmarks/introspect.js";
 import { introspectPeer } from "./benchmarks/introspect-peer.js";
 import { growth } from "./benchmarks/growth.js";
@@ -20,7 +21,7 @@ import { repoRoot } from "./lib/proc.js";
 import { environment, latestResults, writeReport, type StoredResult } from "./lib/report.js";
 import type { Benchmark, BenchOptions } from "./lib/types.js";
 
-const BENCHMARKS: readonly Benchmark[] = [introspect, introspectPeer, issue, catchup, storage, durability, revocationVisibility, growth];
+const BENCHMARKS: readonly Benchmark[] = [introspect, introspectPeer, issue, catchup, storage, durability, revocationVisibility, growth, grantSize];
 
 const USAGE = `npm run bench -- <name|all> [options]
 
@@ -31,7 +32,7 @@ Options:
   --runs N        runs per side, median over them (default 5; 1 with --smoke)
   --duration S    measured seconds per run (default 5; 1 with --smoke)
   --warmup S      warm-up seconds before each run (default 1; 0.3 with --smoke)
-  --size N        tokens (introspect*, storage), events (catchup); each has a default
+  --size N        tokens (introspect*, storage, grant-size), events (catchup); each has a default
   --smoke         tiny sizes and one short run: checks the harness, not the numbers
   --cpu-prof      write V8 CPU profiles of the ledger process to <out-dir>/profiles
   --out-dir D     where result JSON goes (default bench/results)

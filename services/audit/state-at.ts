@@ -30,8 +30,8 @@ export function deciderFor(kind: AggregateKind): AnyDecider | undefined {
 }
 
 /**
- * An aggregate state as JSON: Maps become objects, Sets arrays (in insertion order); everything
- * else is already plain data. States hold hashes only, never a token or secret.
+ * An aggregate state as JSON: Maps become objects, Sets arrays (in insertion order; a
+ * PersistentMap turns itself into an object the same way); everything else is already plain data. States hold hashes only, never a token or secret.
  */
 export const stateToJson = (state: unknown): string =>
   JSON.stringify(state, (_key, value: unknown) => {

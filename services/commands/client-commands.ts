@@ -4,7 +4,7 @@ import { deriveId, mintToken } from "../crypto/mint.js";
 import { hashSecret } from "../crypto/secrets.js";
 import type { LedgerCommandDeps } from "./deps.js";
 import { execute, type CommandContext } from "./execute.js";
-import { idempotent } from "./idempotent.js";
+import { idempotent, idempotentMinting } from "./idempotent.js";
 
 export interface RegisterClientInput {
   readonly ownerAccount: string;
@@ -104,8 +104,8 @@ export function rotateClientSecret(
   ctx: CommandContext,
   input: { readonly clientId: string; readonly overlapSeconds: number },
 ): Promise<RotateClientSecretResult> {
-  return idempotent<RotateClientSecretResult, { secret: string }>(deps, ctx, "RotateClientSecret", input, async ({ key, fp, pending }) => {
-    const { secret } = pending ?? (await deps.idempotency.reserve(key, fp, { secret: mintToken("client_secret") }));
+  const mint = (): { secret: string } => ({ secret: mintToken("client_secret") });
+  return idempotentMinting<RotateClientSecretResult, { secret: string }>(deps, ctx, "RotateClientSecret", input, mint, async ({ key, minted: { secret } }) => {
     const secretHash = await hashSecret(secret);
     const outcome = await execute(deps, ctx, {
       aggregate: { kind: "client", id: input.clientId },

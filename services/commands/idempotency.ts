@@ -74,6 +74,24 @@ export class Idempotency {
     throw new Error("idempotency record vanished while reserving");
   }
 
+  /**
+   * {@link recall} and {@link reserve} in one round trip for the common case, a request seen for the
+   * first time: stores `pending` as the request's record unless it already has one (first writer
+   * wins, as `reserve`). Only when the key exists (a retry, or a concurrent attempt) is the record
+   * read: its answer when it was answered, else the pending values of the attempt that won.
+   * Refuses a request_id reused for a different request, as `recall` does.
+   */
+  async claim<P, R>(key: string, fp: string, pending: P): Promise<{ readonly pending: P } | { readonly response: R }> {
+    // Twice: the record can expire (bucket TTL) between a refused create and the read.
+    for (let tries = 0; tries < 2; tries++) {
+      if (await this.store.create(key, this.#seal(key, { fp, pending } satisfies Record<P, never>))) return { pending };
+      const existing = await this.recall<P, R>(key, fp);
+      if (existing?.response !== undefined) return { response: existing.response };
+      if (existing?.pending !== undefined) return { pending: existing.pending };
+    }
+    throw new Error("idempotency record vanished while claiming");
+  }
+
   /** Records the answer; not awaited by callers, since the log already holds the effect. */
   remember<P, R>(key: string, fp: string, response: R, pending?: P): void {
     const record: Record<P, R> = pending === undefined ? { fp, response } : { fp, pending, response };

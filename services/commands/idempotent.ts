@@ -28,18 +28,23 @@ const QUICK_FAILURE_MS = 1_000;
  * recorded answer), exactly what a caller's retry would be, so the caller sees success or one clear
  * UNAVAILABLE, never a double effect.
  */
-export async function idempotent<R, P = never>(
+export function idempotent<R, P = never>(
   deps: LedgerCommandDeps,
   ctx: CommandContext,
   command: string,
   input: unknown,
   run: (attempt: Attempt<P>) => Promise<R>,
 ): Promise<R> {
+  return withUnavailableRetries(deps, () => once(deps, ctx, command, input, run));
+}
+
+/** Rides out quick UNAVAILABLE failures of `attempt` for up to `deps.unavailableRetryMs`, with backoff. */
+async function withUnavailableRetries<R>(deps: LedgerCommandDeps, attempt: () => Promise<R>): Promise<R> {
   const started = Date.now();
   for (let tries = 1; ; tries++) {
     const attemptStarted = Date.now();
     try {
-      return await once(deps, ctx, command, input, run);
+      return await attempt();
     } catch (error) {
       const quick = Date.now() - attemptStarted < QUICK_FAILURE_MS;
       const wait = Math.min(500, 25 * 2 ** tries) * (0.5 + Math.random() / 2);
@@ -48,6 +53,40 @@ export async function idempotent<R, P = never>(
       await pause(wait);
     }
   }
+}
+
+/** What one attempt of a command that mints its secrets up front gets: the values minted for this request. */
+export interface MintedAttempt<P> {
+  readonly key: string;
+  readonly fp: string;
+  /** This request's values: minted now, or those a previous (or concurrent) attempt recorded first. */
+  readonly minted: P;
+}
+
+/**
+ * {@link idempotent} for a command whose first step mints values that a retry must see again
+ * (tokens, codes, secrets): the recorded answer, or the first attempt's values, come with the
+ * one KV `create` that records this attempt's values (see {@link Idempotency.claim}), instead of a
+ * `get` then a `create`. The values are minted on every attempt and dropped when a record exists:
+ * a few random bytes against a round trip saved on every new request.
+ */
+export function idempotentMinting<R, P>(
+  deps: LedgerCommandDeps,
+  ctx: CommandContext,
+  command: string,
+  input: unknown,
+  mint: () => P,
+  run: (attempt: MintedAttempt<P>) => Promise<R>,
+): Promise<R> {
+  return withUnavailableRetries(deps, async () => {
+    const key = deps.idempotency.keyFor(ctx.actor, command, ctx.requestId);
+    const fp = fingerprint(input);
+    const claimed = await deps.idempotency.claim<P, R>(key, fp, mint());
+    if ("response" in claimed) return claimed.response;
+    const response = await run({ key, fp, minted: claimed.pending });
+    deps.idempotency.remember(key, fp, response);
+    return response;
+  });
 }
 
 async function once<R, P>(

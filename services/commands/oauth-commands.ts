@@ -8,7 +8,7 @@ import { hashToken } from "../crypto/keys.js";
 import { mintId, mintToken } from "../crypto/mint.js";
 import type { OAuthCommandDeps } from "./deps.js";
 import { execute, type CommandContext } from "./execute.js";
-import { idempotent } from "./idempotent.js";
+import { idempotent, idempotentMinting } from "./idempotent.js";
 import { loadIssuingContext, type IssueTokensResult } from "./token-commands.js";
 
 /**
@@ -129,8 +129,8 @@ export function issueAuthorizationCode(
   ctx: CommandContext,
   input: IssueAuthorizationCodeInput,
 ): Promise<IssueAuthorizationCodeResult> {
-  return idempotent<IssueAuthorizationCodeResult, Minted>(deps, ctx, "IssueAuthorizationCode", input, async ({ key, fp, pending }) => {
-    const minted = pending ?? (await deps.idempotency.reserve(key, fp, { token: mintToken("authorization_code"), id: mintId("ac") }));
+  const mint = (): Minted => ({ token: mintToken("authorization_code"), id: mintId("ac") });
+  return idempotentMinting<IssueAuthorizationCodeResult, Minted>(deps, ctx, "IssueAuthorizationCode", input, mint, async ({ key, minted }) => {
     const outcome = await execute(deps, ctx, {
       aggregate: { kind: "grant", id: input.grantId },
       decider: grantDecider,

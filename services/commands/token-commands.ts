@@ -6,7 +6,7 @@ import { mintId, mintToken } from "../crypto/mint.js";
 import type { Loaded } from "./aggregate-store.js";
 import type { LedgerCommandDeps } from "./deps.js";
 import { execute, type CommandContext } from "./execute.js";
-import { idempotent } from "./idempotent.js";
+import { idempotentMinting } from "./idempotent.js";
 
 export interface IssueTokensInput {
   readonly grantId: string;
@@ -68,8 +68,8 @@ export async function loadIssuingContext(
  * hashes reach the log.
  */
 export function issueTokens(deps: LedgerCommandDeps, ctx: CommandContext, input: IssueTokensInput): Promise<IssueTokensResult> {
-  return idempotent<IssueTokensResult, MintedPair>(deps, ctx, "IssueTokens", input, async ({ key, fp, pending }) => {
-    const minted = pending ?? (await deps.idempotency.reserve(key, fp, mintPair(input.includeRefreshToken)));
+  const mint = (): MintedPair => mintPair(input.includeRefreshToken);
+  return idempotentMinting<IssueTokensResult, MintedPair>(deps, ctx, "IssueTokens", input, mint, async ({ key, minted }) => {
     const accessTtlMs = (input.accessTokenTtlSeconds ?? deps.tokens.accessTokenTtlSeconds) * 1000;
     const hash = (token: string): string => hashToken(deps.keyring.current, token);
     const outcome = await execute(deps, ctx, {

@@ -1,5 +1,6 @@
-import { createHmac, randomBytes, randomUUID } from "node:crypto";
+import { createHmac, randomUUID } from "node:crypto";
 import { formatToken, TOKEN_RANDOM_BYTES, type TokenKind } from "../domain/shared/token-format.js";
+import { randomBytesPooled } from "./random.js";
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -15,10 +16,10 @@ function base62(bytes: Uint8Array, length: number): string {
 }
 
 /** A fresh opaque token of `kind` from the CSPRNG. */
-export const mintToken = (kind: TokenKind): string => formatToken(kind, randomBytes(TOKEN_RANDOM_BYTES));
+export const mintToken = (kind: TokenKind): string => formatToken(kind, randomBytesPooled(TOKEN_RANDOM_BYTES));
 
 /** A random id like `tok_3fK9...` (22 base62 chars, ~131 bits). */
-export const mintId = (prefix: string): string => `${prefix}_${base62(randomBytes(32), 22)}`;
+export const mintId = (prefix: string): string => `${prefix}_${base62(randomBytesPooled(32), 22)}`;
 
 /** The same id for the same (key, seed): a retried request mints the ids of its first attempt. */
 export const deriveId = (key: Buffer, prefix: string, seed: string): string =>

@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv } from "node:crypto";
+import { randomBytesPooled } from "./random.js";
 
 /**
  * AES-256-GCM sealing for the copies of issued secrets kept to answer retried requests: they sit
@@ -6,7 +7,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
  * data so a sealed value cannot be replayed under another key.
  */
 export function seal(key: Buffer, context: string, plaintext: Uint8Array): Uint8Array {
-  const iv = randomBytes(12);
+  const iv = randomBytesPooled(12);
   const cipher = createCipheriv("aes-256-gcm", key, iv);
   cipher.setAAD(Buffer.from(context));
   const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);

@@ -23,7 +23,11 @@ import {
 import { decodeEnvelope, encodeEnvelope, HEADER_MSG_ID, type StoredMessage } from "./codec.js";
 import { followLog, type FollowOptions } from "./follow.js";
 import { DEFAULT_SUBJECT_ROOT, streamSubjects, subjectFor } from "./subjects.js";
+import { shareRequestCancelError } from "./request-cancel.js";
 import type { AggregateRef, AppendRequest, AppendResult, EventLog, RecordedEnvelope } from "./types.js";
+
+// Every request of this adapter and of the KV outcome store goes through nats.js's RequestOne.
+shareRequestCancelError();
 
 /** Default name of the log's stream. */
 export const DEFAULT_STREAM = "LEDGER";

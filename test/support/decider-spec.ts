@@ -1,5 +1,6 @@
 import { expect } from "vitest";
 import { type Decider, fold } from "../../services/domain/shared/decider.js";
+import { snapshotOf } from "./snapshot.js";
 import { type DomainErrorKind, isDomainError, type DomainError, type OAuthErrorCode } from "../../services/domain/shared/errors.js";
 
 /** What a rejection must look like; every given property must match. */
@@ -38,14 +39,14 @@ export function decider<Command, Event, State>(spec: Decider<Command, Event, Sta
       when: (command) => {
         const run = (): { events: Event[] } | { error: unknown } => {
           const state = fold(spec, events);
-          const before = structuredClone(state);
+          const before = snapshotOf(state);
           let outcome: { events: Event[] } | { error: unknown };
           try {
             outcome = { events: spec.decide(command, state) };
           } catch (error) {
             outcome = { error };
           }
-          expect(state, "decide mutated the state it was given").toEqual(before);
+          expect(snapshotOf(state), "decide mutated the state it was given").toEqual(before);
           return outcome;
         };
         const accepted = (): Event[] => {

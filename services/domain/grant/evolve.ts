@@ -14,10 +14,10 @@ export function evolveGrant(state: GrantState, event: GrantEvent): GrantState {
     case "token.issued":
       return { ...state, tokens: withTokens(state, event.data.tokens) };
     case "token.revoked": {
-      const tokens = new Map(state.tokens);
+      let tokens = state.tokens;
       for (const tokenId of event.data.tokenIds) {
         const token = tokens.get(tokenId);
-        if (token !== undefined) tokens.set(tokenId, { ...token, revoked: true } satisfies GrantToken);
+        if (token !== undefined) tokens = tokens.set(tokenId, { ...token, revoked: true } satisfies GrantToken);
       }
       const revokedFamilies = new Set([...state.revokedFamilies, ...event.data.familyIds]);
       return { ...state, tokens, revokedFamilies };
@@ -30,21 +30,18 @@ export function evolveGrant(state: GrantState, event: GrantEvent): GrantState {
       return { ...state, scopes: event.data.scopes };
     case "code.issued": {
       const { codeId, hash, redirectUri, codeChallenge, scopes, issuedAt, expiresAt } = event.data;
-      const codes = new Map(state.codes);
-      codes.set(codeId, { hash, redirectUri, codeChallenge, scopes, issuedAt, expiresAt, redeemedFamily: null });
-      return { ...state, codes };
+      return { ...state, codes: state.codes.set(codeId, { hash, redirectUri, codeChallenge, scopes, issuedAt, expiresAt, redeemedFamily: null }) };
     }
     case "code.redeemed": {
       const code = state.codes.get(event.data.codeId);
-      const codes = new Map(state.codes);
       const familyId = event.data.tokens[0]?.familyId ?? null;
-      if (code !== undefined) codes.set(event.data.codeId, { ...code, redeemedFamily: familyId });
+      const codes = code === undefined ? state.codes : state.codes.set(event.data.codeId, { ...code, redeemedFamily: familyId });
       return { ...state, codes, tokens: withTokens(state, event.data.tokens) };
     }
     case "refresh.rotated": {
       const successor = event.data.tokens.find((t) => t.kind === "refresh_token") ?? event.data.tokens[0];
-      const consumed = new Map(state.consumed);
-      if (successor !== undefined) consumed.set(event.data.consumedTokenId, { by: successor.tokenId, at: successor.issuedAt });
+      const consumed =
+        successor === undefined ? state.consumed : state.consumed.set(event.data.consumedTokenId, { by: successor.tokenId, at: successor.issuedAt });
       return { ...state, consumed, tokens: withTokens(state, event.data.tokens) };
     }
     case "refresh.reuse_detected":
@@ -54,10 +51,10 @@ export function evolveGrant(state: GrantState, event: GrantEvent): GrantState {
   }
 }
 
-function withTokens(state: GrantState, issued: readonly IssuedToken[]): Map<string, GrantToken> {
-  const tokens = new Map(state.tokens);
+function withTokens(state: GrantState, issued: readonly IssuedToken[]): GrantState["tokens"] {
+  let tokens = state.tokens;
   for (const { tokenId, kind, familyId, scopes, issuedAt, expiresAt, hash } of issued) {
-    tokens.set(tokenId, { kind, familyId, scopes, issuedAt, expiresAt, hash, revoked: false });
+    tokens = tokens.set(tokenId, { kind, familyId, scopes, issuedAt, expiresAt, hash, revoked: false });
   }
   return tokens;
 }

@@ -1,3 +1,4 @@
+import { PersistentMap } from "../shared/persistent-map.js";
 import type { IssuedToken } from "./events.js";
 
 export type GrantStatus = "none" | "active" | "revoked";
@@ -47,12 +48,13 @@ export interface GrantState {
   readonly expiresAt: number | null;
   readonly createdAt: number;
   readonly revokedReason: string | null;
-  readonly tokens: ReadonlyMap<string, GrantToken>;
+  /** Every token issued under the grant, never dropped: a persistent map, so adding one does not copy the rest. */
+  readonly tokens: PersistentMap<GrantToken>;
   readonly revokedFamilies: ReadonlySet<string>;
   readonly kind: GrantKind;
-  readonly codes: ReadonlyMap<string, GrantCode>;
+  readonly codes: PersistentMap<GrantCode>;
   /** Refresh tokens rotated away, by token id. */
-  readonly consumed: ReadonlyMap<string, Consumption>;
+  readonly consumed: PersistentMap<Consumption>;
 }
 
 export const initialGrantState: GrantState = {
@@ -65,9 +67,9 @@ export const initialGrantState: GrantState = {
   expiresAt: null,
   createdAt: 0,
   revokedReason: null,
-  tokens: new Map(),
+  tokens: PersistentMap.empty(),
   revokedFamilies: new Set(),
   kind: "user",
-  codes: new Map(),
-  consumed: new Map(),
+  codes: PersistentMap.empty(),
+  consumed: PersistentMap.empty(),
 };

@@ -89,11 +89,18 @@ export function instrumentedLog(
 }
 
 /** An outcome store that records every value written to it (to look at the stored bytes). */
-export function recordingOutcomeStore(inner: OutcomeStore = createMemoryOutcomeStore()): OutcomeStore & { written: Uint8Array[]; failPuts: boolean } {
+export function recordingOutcomeStore(
+  inner: OutcomeStore = createMemoryOutcomeStore(),
+): OutcomeStore & { written: Uint8Array[]; failPuts: boolean; gets: number } {
   const store = {
     written: [] as Uint8Array[],
     failPuts: false,
-    get: (key: string) => inner.get(key),
+    /** Reads so far: how many round trips the idempotency check cost. */
+    gets: 0,
+    get: (key: string) => {
+      store.gets++;
+      return inner.get(key);
+    },
     async create(key: string, value: Uint8Array) {
       store.written.push(value.slice());
       return inner.create(key, value);

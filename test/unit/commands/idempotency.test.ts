@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { createGrant, issueTokens, registerClient, revokeGrant, revokeToken } from "../../../services/commands/index.js";
 import { createKeyring } from "../../../services/crypto/keys.js";
+import { hashToken } from "../../../services/crypto/keys.js";
 import { unseal } from "../../../services/crypto/sealed.js";
+import { unavailable } from "../../../services/domain/shared/errors.js";
 import { createMemoryOutcomeStore, outcomeKey } from "../../../services/eventlog/index.js";
 import { commandProcess, ctx, shared, testKeyring } from "./harness.js";
 import { clientAndGrant, issueInput } from "./setup.js";
@@ -144,6 +146,53 @@ describe("dedupe: same request, same answer, one message", () => {
       expect(retry).toEqual(first);
       expect(await s.log.headSequence()).toBe(head);
     });
+  });
+});
+
+describe("minting commands claim their record with one create", () => {
+  it("a new IssueTokens records its tokens with one create and reads nothing; a retry reads its answer", async () => {
+    const s = shared();
+    const p = commandProcess(s);
+    const { grantId } = await clientAndGrant(p);
+    const gets = s.outcomes.gets;
+    const written = s.outcomes.written.length;
+    const request = ctx();
+    const first = await issueTokens(p.deps, request, issueInput(grantId));
+    expect(s.outcomes.gets).toBe(gets);
+    expect(s.outcomes.written.length).toBe(written + 2); // the claim (create), then the answer (put)
+    const again = await issueTokens(p.deps, request, issueInput(grantId));
+    expect(again).toEqual(first);
+    expect(s.outcomes.gets).toBe(gets + 1);
+  });
+
+  it("a retry after an attempt that failed before its append issues the tokens that attempt minted", async () => {
+    const s = shared();
+    const { grantId } = await clientAndGrant(commandProcess(s));
+    const request = ctx();
+    const attempted: string[] = [];
+    const failing = commandProcess(s, {
+      beforeAppend: async (append) => {
+        for (const e of append.events) if (e.type === "token.issued") attempted.push(...e.data.tokens.map((t) => t.hash));
+        throw unavailable("simulated: the log went away before the append");
+      },
+    });
+    await expect(issueTokens(failing.deps, request, issueInput(grantId))).rejects.toMatchObject({ kind: "unavailable" });
+    expect(attempted).toHaveLength(2);
+    const retry = await issueTokens(commandProcess(s).deps, request, issueInput(grantId));
+    const key = testKeyring().current;
+    expect([hashToken(key, retry.accessToken), hashToken(key, retry.refreshToken)]).toEqual(attempted);
+  });
+
+  it("a request_id reused for another request is refused on the claim path too, appending nothing", async () => {
+    const s = shared();
+    const p = commandProcess(s);
+    const { grantId } = await clientAndGrant(p);
+    const request = ctx();
+    // The first attempt fails (unknown grant) after its claim: its record holds only minted values.
+    await expect(issueTokens(p.deps, request, issueInput("gr_unknown"))).rejects.toMatchObject({ kind: "not_found" });
+    const head = await s.log.headSequence();
+    await expect(issueTokens(p.deps, request, issueInput(grantId))).rejects.toMatchObject({ kind: "validation", field: "request_id" });
+    expect(await s.log.headSequence()).toBe(head);
   });
 });
 
