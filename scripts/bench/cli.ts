@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import { catchup } from "./benchmarks/catchup.js";
 import { durability } from "./benchmarks/durability.js";
 import { introspect } from "./benchmarks/introspect.js";
+import { introspectBatch } from "./benchmarks/introspect-batch.js";
 import { introspectPeer } from "./benchmarks/introspect-peer.js";
 import { issue } from "./benchmarks/issue.js";
 import { storage } from "./benchmarks/storage.js";
@@ -18,7 +19,7 @@ import { repoRoot } from "./lib/proc.js";
 import { environment, latestResults, writeReport, type StoredResult } from "./lib/report.js";
 import type { Benchmark, BenchOptions } from "./lib/types.js";
 
-const BENCHMARKS: readonly Benchmark[] = [introspect, introspectPeer, issue, catchup, storage, durability];
+const BENCHMARKS: readonly Benchmark[] = [introspect, introspectPeer, introspectBatch, issue, catchup, storage, durability];
 
 const USAGE = `npm run bench -- <name|all> [options]
 
