@@ -78,30 +78,34 @@ export function introspectionService(deps: GrpcDeps): IntrospectionServiceServer
     const found = introspector(token, now, ctx.caller.resources);
     return found === undefined ? INACTIVE : active(found);
   };
-  /** The request-level steps both RPCs take before any lookup; a failure fails the whole call. */
-  const readable = async (minSequence: number | undefined, ctx: RpcContext): Promise<void> => {
+  /** The request-level waits both RPCs take before any lookup; a failure fails the whole call. */
+  const readable = async (minSequence: number | undefined): Promise<void> => {
     await awaitSequence(deps.freshness, minSequence, deps.minSequenceWaitMs);
     // After the min_sequence wait: that may be what brings the read model back within the bound.
     await assertFresh(deps.staleness, Math.min(deps.minSequenceWaitMs, 1000));
-    // The sequence the answer reflects, read in the same synchronous step as the lookups (nothing
-    // awaits after this): exact when the projector runs in this process (no commit can come
-    // between), a lower bound for a reader of another process's file. Clients check their answers
-    // against it (`gl-sequence` trailer).
-    ctx.setTrailer?.("gl-sequence", String(deps.freshness.appliedSeq()));
   };
+  /**
+   * The sequence the answer reflects. Call it in the same synchronous step as the lookups (no await
+   * between: a resumed await could let the projector commit first): exact when the projector runs in
+   * this process, a lower bound for a reader of another process's file. Clients check their answers
+   * against it (`gl-sequence` trailer).
+   */
+  const stamp = (ctx: RpcContext): void => ctx.setTrailer?.("gl-sequence", String(deps.freshness.appliedSeq()));
   return {
     introspect: unary(deps.logger, "Introspect", schema, async (input, ctx) => {
-      await readable(input.minSequence, ctx);
+      await readable(input.minSequence);
+      stamp(ctx);
       return answer(input.token, ctx.now(), ctx);
     }),
     // One clock reading for the whole batch: every token is judged at the same instant, as of the
-    // same applied sequence (the lookups run in one synchronous loop).
+    // one applied sequence stamped (the lookups run in one synchronous loop).
     introspectBatch: unary(
       deps.logger,
       "IntrospectBatch",
       batchSchema,
       async (input, ctx) => {
-        await readable(input.minSequence, ctx);
+        await readable(input.minSequence);
+        stamp(ctx);
         const now = ctx.now();
         return { results: input.tokens.map((t) => answer(t, now, ctx)) };
       },

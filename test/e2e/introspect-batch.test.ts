@@ -3,10 +3,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Metadata, status } from "@grpc/grpc-js";
+import { credentials, Metadata, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatToken } from "../../services/domain/shared/token-format.js";
-import type { IntrospectResponse } from "../../services/gen/grantledger/v1/introspection_service.js";
+import { IntrospectionServiceClient, type IntrospectResponse } from "../../services/gen/grantledger/v1/introspection_service.js";
 import { MAX_BATCH_TOKENS } from "../../services/grpc/introspection-service.js";
 import { clientAndGrant, expectFailure, INACTIVE, issue, rid, startE2E, type E2E } from "../support/e2e-harness.js";
 import { actor } from "../support/grpc-clients.js";
@@ -116,6 +116,24 @@ describe("e2e: IntrospectBatch answers each token exactly like Introspect", () =
       field: "min_sequence",
       oauth: "temporarily_unavailable",
     });
+  });
+
+  it("carries the gl-sequence trailer: the one applied sequence every answer of the batch reflects", async () => {
+    const f = await clientAndGrant(e2e.api);
+    const t = await issue(e2e.api, f.grantId, { refresh: false });
+    const client = new IntrospectionServiceClient(e2e.ledger.address, credentials.createInsecure());
+    try {
+      const seq = await new Promise<number>((done, fail) => {
+        const call = client.introspectBatch({ tokens: [t.accessToken, "x"], minSequence: t.sequence }, as("gw"), (error) => {
+          if (error !== null) fail(error);
+        });
+        call.on("status", (s) => done(Number(s.metadata.get("gl-sequence")[0])));
+      });
+      expect(seq).toBeGreaterThanOrEqual(t.sequence);
+      expect(seq).toBeLessThanOrEqual(await e2e.head());
+    } finally {
+      client.close();
+    }
   });
 
   it("validates at the edge: empty batch, too many tokens, an empty or oversized token, naming the field", async () => {
