@@ -12,6 +12,7 @@ import { catchup } from "./benchmarks/catchup.js";
 import { durability } from "./benchmarks/durability.js";
 import { grantSize } from "./benchmarks/grant-size.js";
 import { introspect } from "./benchmarks/introspect.js";
+import { introspectBatch } from "./benchmarks/introspect-batch.js";
 import { introspectPeer } from "./benchmarks/introspect-peer.js";
 import { growth } from "./benchmarks/growth.js";
 import { issue } from "./benchmarks/issue.js";
@@ -21,7 +22,7 @@ import { repoRoot } from "./lib/proc.js";
 import { environment, latestResults, writeReport, type StoredResult } from "./lib/report.js";
 import type { Benchmark, BenchOptions } from "./lib/types.js";
 
-const BENCHMARKS: readonly Benchmark[] = [introspect, introspectPeer, issue, catchup, storage, durability, revocationVisibility, growth, grantSize];
+const BENCHMARKS: readonly Benchmark[] = [introspect, introspectPeer, introspectBatch, issue, catchup, storage, durability, revocationVisibility, growth, grantSize];
 
 const USAGE = `npm run bench -- <name|all> [options]
 

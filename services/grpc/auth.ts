@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { permissionDenied, resourceExhausted, unauthenticated } from "../domain/shared/errors.js";
 import { CALLER_IDENTITY, type Policy } from "../security/policy.js";
 import type { ApiKeyVerifier } from "../security/api-keys.js";
-import { INTROSPECT_METHOD, qualifiedMethod, SECRET_CHECKING_METHODS } from "../security/methods.js";
+import { INTROSPECTING_METHODS, qualifiedMethod, SECRET_CHECKING_METHODS } from "../security/methods.js";
 import { RateLimiter, type Rate } from "../security/rate-limit.js";
 
 /** Who is calling, as authenticated: events record `identity` as the actor. */
@@ -69,10 +69,13 @@ export class CallerGate {
     this.#options = options;
   }
 
-  /** The authenticated, authorized caller; throws UNAUTHENTICATED, PERMISSION_DENIED or RESOURCE_EXHAUSTED. */
-  admit(call: IncomingCall, method: string, now: number): Caller {
+  /**
+   * The authenticated, authorized caller; throws UNAUTHENTICATED, PERMISSION_DENIED or
+   * RESOURCE_EXHAUSTED. `cost`: what the call takes from a rate-limited bucket (the tokens of a batch).
+   */
+  admit(call: IncomingCall, method: string, now: number, cost = 1): Caller {
     const { identity, via } = this.#authenticate(call, now);
-    return this.authorize(identity, via, method, now);
+    return this.authorize(identity, via, method, now, cost);
   }
 
   /** The identity an API key proves; undefined for a malformed, unknown or revoked key. */
@@ -84,7 +87,7 @@ export class CallerGate {
    * Authorize → rate limit for a caller authenticated elsewhere (the HTTP endpoints authenticate
    * callers by client credentials too): the same policy and limits as every RPC.
    */
-  authorize(identity: string, via: Caller["via"], method: string, now: number): Caller {
+  authorize(identity: string, via: Caller["via"], method: string, now: number, cost = 1): Caller {
     const qualified = qualifiedMethod(method);
     const { policy, insecureDev } = this.#options;
     const grant = policy?.caller(identity);
@@ -93,11 +96,16 @@ export class CallerGate {
       this.#options.logger.warn({ caller: identity, via, method: qualified }, "rpc denied by the authorization policy");
       throw permissionDenied(`caller "${identity}" may not call ${qualified}`);
     }
-    const limited = qualified === INTROSPECT_METHOD ? "introspect" : SECRET_CHECKING_METHODS.has(qualified) ? "secretChecks" : undefined;
+    const limited = INTROSPECTING_METHODS.has(qualified) ? "introspect" : SECRET_CHECKING_METHODS.has(qualified) ? "secretChecks" : undefined;
     if (limited !== undefined) {
       const rate = grant?.rateLimits[limited] ?? this.#options.rates[limited];
-      if (!this.#limiter.take(`${limited}\0${identity}`, rate, now)) {
-        throw resourceExhausted(`caller "${identity}" exceeded its ${limited === "introspect" ? "introspection" : "secret-check"} rate; retry later`);
+      if (!this.#limiter.take(`${limited}\0${identity}`, rate, now, cost)) {
+        const what = limited === "introspect" ? "introspection" : "secret-check";
+        // A batch larger than the bucket can never pass: say so rather than invite a retry.
+        if (rate.perSecond > 0 && cost > rate.burst) {
+          throw resourceExhausted(`caller "${identity}" sent ${cost} tokens, more than its ${what} burst of ${rate.burst}; send smaller batches`);
+        }
+        throw resourceExhausted(`caller "${identity}" exceeded its ${what} rate; retry later`);
       }
     }
     return { identity, via, resources: grant?.resources };

@@ -45,11 +45,16 @@ export function guardRpcs(logger: Logger, gate: CallerGate): void {
 }
 
 /** Runs the gate for one call: the caller, or the error to answer with. */
-export function admitCall(logger: Logger, call: IncomingCall, method: string): { caller: Caller; error?: undefined } | { caller?: undefined; error: unknown } {
+export function admitCall(
+  logger: Logger,
+  call: IncomingCall,
+  method: string,
+  cost = 1,
+): { caller: Caller; error?: undefined } | { caller?: undefined; error: unknown } {
   const gate = gates.get(logger);
   try {
     if (gate === undefined) throw unauthenticated("caller security is not configured on this server");
-    return { caller: gate.admit(call, method, Date.now()) };
+    return { caller: gate.admit(call, method, Date.now(), cost) };
   } catch (error) {
     return { error };
   }
@@ -66,6 +71,15 @@ export function header(metadata: Metadata, name: string): string | undefined {
  */
 export const actorOf = (metadata: Metadata): string => header(metadata, "x-actor") ?? "anonymous";
 
+/** Options of {@link unary}. */
+export interface UnaryOptions<Req> {
+  /**
+   * What the call takes from the caller's rate-limit bucket, read from the undecoded request before
+   * validation (the gate runs first); default 1.
+   */
+  readonly cost?: (request: Req) => number;
+}
+
 /**
  * Wraps one unary RPC as named steps: validate with zod at the edge → run → respond, with one
  * structured log line per call (method, gRPC code, duration, request id, actor; never a payload).
@@ -75,6 +89,7 @@ export function unary<Req, Res, Input>(
   method: string,
   schema: z.ZodType<Input>,
   run: (input: Input, ctx: RpcContext) => Promise<Res>,
+  options: UnaryOptions<Req> = {},
 ): handleUnaryCall<Req, Res> {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     const started = performance.now();
@@ -85,7 +100,7 @@ export function unary<Req, Res, Input>(
       typeof body.requestId === "string" && PRINTABLE.test(body.requestId) ? body.requestId : header(call.metadata, "x-request-id");
     const requestIdOf = (): string => (requestId ??= randomUUID());
     // Authenticate → authorize → rate limit, before the request is even validated.
-    const admitted = admitCall(logger, call, method);
+    const admitted = admitCall(logger, call, method, options.cost?.(call.request) ?? 1);
     const actor = admitted.caller?.identity ?? "unauthenticated";
     let log: Logger | undefined;
     const logOf = (): Logger => (log ??= logger.child({ method, requestId: requestIdOf(), actor }));

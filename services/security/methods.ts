@@ -35,6 +35,12 @@ export const SECRET_CHECKING_METHODS: ReadonlySet<string> = new Set([
 export const INTROSPECT_METHOD = "IntrospectionService/Introspect";
 
 /**
+ * The RPCs that draw on a caller's introspection rate (one bucket for both): IntrospectBatch takes
+ * one token per introspected token, so batching changes the cost per call, not what a caller may do.
+ */
+export const INTROSPECTING_METHODS: ReadonlySet<string> = new Set([INTROSPECT_METHOD, "IntrospectionService/IntrospectBatch"]);
+
+/**
  * A policy permission: `*`, `Service/*` or `Service/Method`, the service short or package-qualified
  * (`grantledger.v1.ClientService/*`). Normalized to the short form; undefined when it names no RPC.
  */

@@ -22,8 +22,11 @@ export class RateLimiter {
     this.#maxKeys = maxKeys;
   }
 
-  /** Takes one token from `key`'s bucket at `rate`; false when it is empty (the call is refused). */
-  take(key: string, rate: Rate, now: number): boolean {
+  /**
+   * Takes `count` tokens from `key`'s bucket at `rate` (one per introspected token of a batch);
+   * false, taking none, when fewer are left (the call is refused).
+   */
+  take(key: string, rate: Rate, now: number, count = 1): boolean {
     if (rate.perSecond <= 0) return true;
     const existing = this.#buckets.get(key);
     const bucket = existing ?? { tokens: rate.burst, at: now };
@@ -37,8 +40,8 @@ export class RateLimiter {
       const oldest = this.#buckets.keys().next();
       if (!oldest.done) this.#buckets.delete(oldest.value);
     }
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
+    if (bucket.tokens < count) return false;
+    bucket.tokens -= count;
     return true;
   }
 }

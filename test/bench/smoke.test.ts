@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
-const BENCHMARKS = ["introspect", "introspect-peer", "issue", "catchup", "storage", "durability", "revocation-visibility", "growth", "grant-size"] as const;
+const BENCHMARKS = ["introspect", "introspect-peer", "introspect-batch", "issue", "catchup", "storage", "durability", "revocation-visibility", "growth", "grant-size"] as const;
 
 interface Spread {
   median: number;

@@ -191,6 +191,7 @@ describe("e2e: token scanning and fuzzing every RPC", () => {
       call("ListGrants", false, fc.record({ subject: str, clientId: str, minSequence: opt(u64), includeInactive: fc.boolean() }), (q, m) => g.listGrants(q, m)),
       call("UpdateGrantScopes", true, fc.record({ requestId, grantId: str, scopes: list }), (q, m) => g.updateGrantScopes(q, m)),
       call("Introspect", false, fc.record({ token: str, tokenTypeHint: opt(str), minSequence: opt(u64) }), (q, m) => api.introspection.introspect(q, m)),
+      call("IntrospectBatch", false, fc.record({ tokens: list, tokenTypeHint: opt(str), minSequence: opt(u64) }), (q, m) => api.introspection.introspectBatch(q, m)),
       call("RevokeToken", true, fc.record({ requestId, token: str, tokenTypeHint: opt(str), clientId: opt(str) }), (q, m) => r.revokeToken(q, m)),
       call("RevokeGrant", true, fc.record({ requestId, grantId: str, reason: str }), (q, m) => r.revokeGrant(q, m)),
       call("RevokeSubject", true, fc.record({ requestId, subject: str, reason: str }), (q, m) => r.revokeSubject(q, m)),

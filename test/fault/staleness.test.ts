@@ -63,6 +63,13 @@ describe("staleness bound: an introspection process that cannot confirm it is fr
     expect(firstUnavailableAfter).toBeDefined();
     expect(firstUnavailableAfter as number).toBeLessThanOrEqual(BOUND_MS + MARGIN_MS);
     expect(await health.check(INTROSPECTION)).toBe("NOT_SERVING");
+    // A batch fails whole, with the same answer: no token of it is judged from stale data.
+    const batchDown = await attempt(api.introspection.introspectBatch({ tokens: [token.accessToken, "gla_x"] }));
+    expect(batchDown.ok).toBe(false);
+    if (!batchDown.ok) {
+      expect(codeName(batchDown.code)).toBe("UNAVAILABLE");
+      expect(batchDown.details).toContain("cannot confirm");
+    }
     // Only introspection is gated; the server itself is up.
     expect(await health.check("")).toBe("SERVING");
     log(`last active answer ${lastActiveAfter} ms after the stop; first UNAVAILABLE ${firstUnavailableAfter} ms after; health NOT_SERVING`);
@@ -82,6 +89,7 @@ describe("staleness bound: an introspection process that cannot confirm it is fr
     }
     expect(recoveredAfter).toBeDefined();
     expect(await health.check(INTROSPECTION)).toBe("SERVING");
+    expect((await api.introspection.introspectBatch({ tokens: [token.accessToken, "gla_x"] })).results.map((r) => r.active)).toEqual([true, false]);
     // Writes flow again and the read model follows them: a revocation is seen.
     const revoked = await api.revocation.revokeGrant({ requestId: `r-${Date.now()}`, grantId: f.grantId, reason: "after outage" });
     expect((await api.introspection.introspect({ token: token.accessToken, minSequence: revoked.sequence })).active).toBe(false);

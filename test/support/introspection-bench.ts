@@ -4,7 +4,12 @@ import pino from "pino";
 import { createTokensProjection, TokensReadModel } from "../../projections/tokens/index.js";
 import { createKeyring, hashToken, type HashKey, type Keyring } from "../../services/crypto/keys.js";
 import { mintToken } from "../../services/crypto/mint.js";
-import type { IntrospectRequest, IntrospectResponse } from "../../services/gen/grantledger/v1/introspection_service.js";
+import type {
+  IntrospectBatchRequest,
+  IntrospectBatchResponse,
+  IntrospectRequest,
+  IntrospectResponse,
+} from "../../services/gen/grantledger/v1/introspection_service.js";
 import type { Caller, CallerGate } from "../../services/grpc/auth.js";
 import { guardRpcs } from "../../services/grpc/handler.js";
 import { introspectionService } from "../../services/grpc/introspection-service.js";
@@ -57,6 +62,8 @@ export interface IntrospectionRig {
   readonly keyring: Keyring;
   /** Introspect through the in-process gRPC handler (gate, zod, service), as the restricted caller. */
   introspect(token: string): Promise<IntrospectResponse>;
+  /** IntrospectBatch through the same in-process handler and caller. */
+  introspectBatch(tokens: readonly string[]): Promise<IntrospectBatchResponse>;
   close(): void;
 }
 
@@ -131,6 +138,15 @@ export function introspectionRig(): IntrospectionRig {
           else reject(error instanceof Error ? error : new Error("Introspect answered nothing"));
         };
         service.introspect(call as unknown as ServerUnaryCall<IntrospectRequest, IntrospectResponse>, callback);
+      }),
+    introspectBatch: (batch) =>
+      new Promise((resolve, reject) => {
+        const call = { request: { tokens: [...batch], tokenTypeHint: "", minSequence: undefined }, metadata: new Metadata(), getAuthContext: () => ({}) };
+        const callback: sendUnaryData<IntrospectBatchResponse> = (error, response) => {
+          if (error === null && response !== null && response !== undefined) resolve(response);
+          else reject(error instanceof Error ? error : new Error("IntrospectBatch answered nothing"));
+        };
+        service.introspectBatch(call as unknown as ServerUnaryCall<IntrospectBatchRequest, IntrospectBatchResponse>, callback);
       }),
     close: () => db.close(),
   };

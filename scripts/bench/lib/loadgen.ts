@@ -4,7 +4,8 @@
  * request at a time: warm-up, then a measured window (reported to the parent at its start and end,
  * where the parent reads the server's CPU time), then a drain of the requests still in flight.
  *
- * Requests that complete inside the window count, with their latency.
+ * Requests that complete inside the window count, with their latency. An operation is one answer:
+ * a batch request of N tokens is N operations (and one latency sample).
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -18,6 +19,14 @@ import { latency, type Latency } from "./stats.js";
 
 export type LoadSpec =
   | { readonly kind: "grpc-introspect"; readonly address: string; readonly channels: number; readonly tokensFile: string }
+  | {
+      readonly kind: "grpc-introspect-batch";
+      readonly address: string;
+      readonly channels: number;
+      readonly tokensFile: string;
+      /** Tokens per IntrospectBatch call, each picked at random. */
+      readonly batchSize: number;
+    }
   | {
       readonly kind: "http-introspect";
       readonly url: string;
@@ -47,8 +56,10 @@ export interface RunSpec {
 }
 
 export interface LoadResult {
-  /** Requests completed inside the measured window. */
+  /** Operations (answers) completed inside the measured window: requests × tokens per request. */
   readonly ops: number;
+  /** Requests completed inside the measured window (= ops unless requests are batches). */
+  readonly requests: number;
   readonly errors: number;
   /** Answers that were wrong (e.g. a token reported inactive): counted apart from errors. */
   readonly wrong: number;
@@ -66,8 +77,11 @@ export type ChildMessage =
   | { type: "result"; result: LoadResult }
   | { type: "failed"; error: string };
 
-/** One request; resolves true when the answer is the expected one. */
-type Op = (worker: number) => Promise<boolean>;
+/**
+ * One request; resolves true when the answer is the expected one, or for a batch how many answers
+ * it carried and how many of them were wrong.
+ */
+type Op = (worker: number) => Promise<boolean | { readonly answers: number; readonly wrong: number }>;
 
 const lines = (file: string): string[] => readFileSync(file, "utf8").split("\n").filter((l) => l !== "");
 
@@ -86,6 +100,25 @@ function grpcIntrospect(spec: Extract<LoadSpec, { kind: "grpc-introspect" }>): O
       client.introspect({ token: pick(tokens) }, new Metadata(), { deadline: Date.now() + 10_000 }, (error, response) =>
         error ? reject(error) : resolveOp(response.active),
       );
+    });
+}
+
+function grpcIntrospectBatch(spec: Extract<LoadSpec, { kind: "grpc-introspect-batch" }>): Op {
+  const tokens = lines(spec.tokensFile);
+  const clients = Array.from(
+    { length: spec.channels },
+    () => new IntrospectionServiceClient(spec.address, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
+  );
+  return (worker) =>
+    new Promise((resolveOp, reject) => {
+      const client = clients[worker % clients.length] as IntrospectionServiceClient;
+      const batch = Array.from({ length: spec.batchSize }, () => pick(tokens));
+      client.introspectBatch({ tokens: batch }, new Metadata(), { deadline: Date.now() + 10_000 }, (error, response) => {
+        if (error) return reject(error);
+        // Every seeded token is active: a missing or inactive answer is a wrong one.
+        const active = response.results.filter((r) => r.active).length;
+        resolveOp({ answers: batch.length, wrong: batch.length - active });
+      });
     });
 }
 
@@ -184,6 +217,8 @@ async function makeOp(spec: LoadSpec): Promise<Op> {
   switch (spec.kind) {
     case "grpc-introspect":
       return grpcIntrospect(spec);
+    case "grpc-introspect-batch":
+      return grpcIntrospectBatch(spec);
     case "http-introspect":
       return httpIntrospect(spec);
     case "grpc-issue":
@@ -196,6 +231,7 @@ async function makeOp(spec: LoadSpec): Promise<Op> {
 async function runLoad(op: Op, run: RunSpec, send: (m: ChildMessage) => void): Promise<LoadResult> {
   let phase: "warmup" | "window" | "drain" = "warmup";
   const samples: number[] = [];
+  let ops = 0;
   let errors = 0;
   let wrong = 0;
   let firstError: string | null = null;
@@ -211,10 +247,10 @@ async function runLoad(op: Op, run: RunSpec, send: (m: ChildMessage) => void): P
         if (wait > 1) await new Promise((r) => setTimeout(r, wait));
       }
       const started = performance.now();
-      let ok = false;
+      let outcome: Awaited<ReturnType<Op>> = false;
       let failed = false;
       try {
-        ok = await op(w);
+        outcome = await op(w);
       } catch (error) {
         failed = true;
         firstError ??= error instanceof Error ? error.message : String(error);
@@ -225,8 +261,14 @@ async function runLoad(op: Op, run: RunSpec, send: (m: ChildMessage) => void): P
       // latencies longer than the window, counting only requests started inside it would count none.
       if (phase === "window") {
         if (failed) errors++;
-        else if (!ok) wrong++;
-        else samples.push(ended - started);
+        else if (outcome === false) wrong++;
+        else {
+          const answers = outcome === true ? 1 : outcome.answers;
+          const bad = outcome === true ? 0 : outcome.wrong;
+          ops += answers - bad;
+          wrong += bad;
+          samples.push(ended - started);
+        }
       }
       // A failing target must not turn the loop into a busy spin.
       if (failed) await new Promise((r) => setTimeout(r, 5));
@@ -248,12 +290,13 @@ async function runLoad(op: Op, run: RunSpec, send: (m: ChildMessage) => void): P
   await Promise.all(workers);
   const windowMs = windowEnd - windowStart;
   return {
-    ops: samples.length,
+    ops,
+    requests: samples.length,
     errors,
     wrong,
     firstError,
     windowMs,
-    throughput: (samples.length * 1000) / windowMs,
+    throughput: (ops * 1000) / windowMs,
     latencyMs: latency(samples),
   };
 }

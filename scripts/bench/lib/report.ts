@@ -122,7 +122,11 @@ export const PLANNED: ReadonlyArray<{ name: string; path: string; target: string
     path: "Introspect (gRPC) and /oauth2/introspect (HTTP) vs node-oidc-provider's introspection endpoint",
     target: "gRPC ≥ 1.5× req/s, ≤ 0.5× server CPU/op; HTTP ≥ 3× req/s",
   },
-  { name: "introspect-batch", path: "Batch / streaming introspection for gateways vs the same peer", target: "≥ 5× introspections/s" },
+  {
+    name: "introspect-batch",
+    path: "Batch introspection for gateways (IntrospectBatch, 100 tokens per call, 8 calls in flight) vs the same peer, one token per request",
+    target: "≥ 5× introspections/s",
+  },
   { name: "issue", path: "IssueTokens, 256 in flight, vs raw JetStream publish (msgID + expected last subject sequence)", target: "≥ 0.5×" },
   { name: "catchup", path: "Projection catch-up vs raw ordered read and raw SQLite inserts", target: "≥ 0.7× the slower; RSS ≤ 300 MB" },
   { name: "revocation-visibility", path: "Revocation visible on another replica process (no min_sequence)", target: "p99 ≤ 10 ms under half of peak load" },

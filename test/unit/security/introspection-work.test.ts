@@ -40,6 +40,16 @@ describe("Introspect: every inactive token costs the same work", () => {
     }
   });
 
+  it("IntrospectBatch does the same work per token: one HMAC and one lookup per verifying key each, the same frozen answers", async () => {
+    const batch = [...INACTIVE_KINDS.map((kind) => rig.tokens[kind]), rig.tokens.active, ...INACTIVE_KINDS.map((kind) => rig.tokens[kind])];
+    const single = await measure(rig.tokens.unknown);
+    const before = { ...rig.counts };
+    const { results } = await rig.introspectBatch(batch);
+    expect({ hmacs: rig.counts.hmacs - before.hmacs, lookups: rig.counts.lookups - before.lookups }).toEqual({ hmacs: 2 * batch.length, lookups: 2 * batch.length });
+    expect(results.map((r) => r.active)).toEqual([false, false, false, false, true, false, false, false, false]);
+    for (const [i, r] of results.entries()) if (!r.active) expect(r, `tokens[${i}]`).toBe(single.body);
+  });
+
   it("repeated and interleaved calls do not change the count (no cache short-cuts one kind)", async () => {
     for (let round = 0; round < 3; round++) {
       for (const kind of [...INACTIVE_KINDS].reverse()) {

@@ -72,6 +72,19 @@ describe("rate limiter", () => {
     expect(Array.from({ length: 100 }, () => limiter.take("c", { perSecond: 0, burst: 1 }, 0)).every(Boolean)).toBe(true);
   });
 
+  it("takes a batch's count at once, or none of it", () => {
+    const limiter = new RateLimiter();
+    const rate = { perSecond: 10, burst: 100 };
+    expect(limiter.take("a", rate, 0, 60)).toBe(true);
+    // 40 left: a batch of 41 is refused and takes nothing, so 40 singles still pass.
+    expect(limiter.take("a", rate, 0, 41)).toBe(false);
+    expect(limiter.take("a", rate, 0, 40)).toBe(true);
+    expect(limiter.take("a", rate, 0)).toBe(false);
+    // Refilled at 10/s: 2 s later, 20.
+    expect(limiter.take("a", rate, 2000, 21)).toBe(false);
+    expect(limiter.take("a", rate, 2000, 20)).toBe(true);
+  });
+
   it("keeps at most maxKeys buckets", () => {
     const limiter = new RateLimiter(2);
     const rate = { perSecond: 0.001, burst: 1 };
@@ -140,6 +153,23 @@ describe("caller gate", () => {
     expect(gate.admit(rs, "Introspect", 0).resources).toEqual(["acct-1", "zone-*"]);
     expect(kind(() => gate.admit(rs, "Introspect", 0))).toBe("ok");
     expect(kind(() => gate.admit(rs, "Introspect", 0))).toBe("resource_exhausted");
+  });
+
+  it("charges IntrospectBatch one unit per token from the Introspect bucket, and says when a batch exceeds the burst", () => {
+    const batchPolicy = Policy.parse({
+      roles: { gw: ["IntrospectionService/*"] },
+      callers: { gw: { roles: ["gw"], rateLimits: { introspect: { perSecond: 0.001, burst: 10 } } } },
+    });
+    const gate = new CallerGate({ insecureDev: false, policy: batchPolicy, rates, logger });
+    const gw = call({}, { subject: { CN: "gw" } });
+    expect(kind(() => gate.admit(gw, "IntrospectBatch", 0, 8))).toBe("ok");
+    expect(kind(() => gate.admit(gw, "IntrospectBatch", 0, 3))).toBe("resource_exhausted");
+    expect(kind(() => gate.admit(gw, "Introspect", 0))).toBe("ok");
+    expect(kind(() => gate.admit(gw, "Introspect", 0))).toBe("ok");
+    expect(kind(() => gate.admit(gw, "Introspect", 0))).toBe("resource_exhausted");
+    expect(() => gate.admit(gw, "IntrospectBatch", 0, 11)).toThrow(/11 tokens, more than its introspection burst of 10/);
+    // The policy grants methods one by one: Introspect alone does not allow IntrospectBatch.
+    expect(kind(() => gate.admit(call({}, { subject: { CN: "rs-1" } }), "IntrospectBatch", 0, 1))).toBe("permission_denied");
   });
 
   it("under insecure dev without a policy: x-actor (or anonymous) may call everything; without insecure dev and policy: nothing", () => {

@@ -50,6 +50,22 @@ export interface IntrospectResponse {
   resources: string[];
 }
 
+export interface IntrospectBatchRequest {
+  /** 1 to 1000 tokens, each at most 4096 characters (the whole request at most 1 MiB). */
+  tokens: string[];
+  /** "access_token" or "refresh_token", for every token; a hint only, as in RFC 7662. */
+  tokenTypeHint?:
+    | string
+    | undefined;
+  /** Wait (bounded) until the read model has applied this stream sequence, for read-your-writes. */
+  minSequence?: number | undefined;
+}
+
+export interface IntrospectBatchResponse {
+  /** One answer per token, in the request's order; results[i] is what Introspect answers for tokens[i]. */
+  results: IntrospectResponse[];
+}
+
 function createBaseIntrospectRequest(): IntrospectRequest {
   return { token: "", tokenTypeHint: undefined, minSequence: undefined };
 }
@@ -274,6 +290,120 @@ export const IntrospectResponse: MessageFns<IntrospectResponse> = {
   },
 };
 
+function createBaseIntrospectBatchRequest(): IntrospectBatchRequest {
+  return { tokens: [], tokenTypeHint: undefined, minSequence: undefined };
+}
+
+export const IntrospectBatchRequest: MessageFns<IntrospectBatchRequest> = {
+  encode(message: IntrospectBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tokens) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.tokenTypeHint !== undefined) {
+      writer.uint32(18).string(message.tokenTypeHint);
+    }
+    if (message.minSequence !== undefined) {
+      writer.uint32(24).uint64(message.minSequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IntrospectBatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIntrospectBatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tokens.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tokenTypeHint = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.minSequence = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseIntrospectBatchResponse(): IntrospectBatchResponse {
+  return { results: [] };
+}
+
+export const IntrospectBatchResponse: MessageFns<IntrospectBatchResponse> = {
+  encode(message: IntrospectBatchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      IntrospectResponse.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IntrospectBatchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIntrospectBatchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(IntrospectResponse.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 /** IntrospectionService answers whether a token is active, with RFC 7662 semantics, from the read model. */
 export type IntrospectionServiceService = typeof IntrospectionServiceService;
 export const IntrospectionServiceService = {
@@ -286,10 +416,32 @@ export const IntrospectionServiceService = {
     responseSerialize: (value: IntrospectResponse): Buffer => Buffer.from(IntrospectResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): IntrospectResponse => IntrospectResponse.decode(value),
   },
+  /**
+   * Many tokens in one call, for gateways: each answered, in order, exactly as Introspect would
+   * answer it alone. The request-level checks (caller, staleness, min_sequence) run once and
+   * fail the whole batch; the introspection rate limit counts every token.
+   */
+  introspectBatch: {
+    path: "/grantledger.v1.IntrospectionService/IntrospectBatch" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: IntrospectBatchRequest): Buffer =>
+      Buffer.from(IntrospectBatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): IntrospectBatchRequest => IntrospectBatchRequest.decode(value),
+    responseSerialize: (value: IntrospectBatchResponse): Buffer =>
+      Buffer.from(IntrospectBatchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): IntrospectBatchResponse => IntrospectBatchResponse.decode(value),
+  },
 } as const;
 
 export interface IntrospectionServiceServer extends UntypedServiceImplementation {
   introspect: handleUnaryCall<IntrospectRequest, IntrospectResponse>;
+  /**
+   * Many tokens in one call, for gateways: each answered, in order, exactly as Introspect would
+   * answer it alone. The request-level checks (caller, staleness, min_sequence) run once and
+   * fail the whole batch; the introspection rate limit counts every token.
+   */
+  introspectBatch: handleUnaryCall<IntrospectBatchRequest, IntrospectBatchResponse>;
 }
 
 export interface IntrospectionServiceClient extends Client1 {
@@ -307,6 +459,26 @@ export interface IntrospectionServiceClient extends Client1 {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: IntrospectResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Many tokens in one call, for gateways: each answered, in order, exactly as Introspect would
+   * answer it alone. The request-level checks (caller, staleness, min_sequence) run once and
+   * fail the whole batch; the introspection rate limit counts every token.
+   */
+  introspectBatch(
+    request: IntrospectBatchRequest,
+    callback: (error: ServiceError | null, response: IntrospectBatchResponse) => void,
+  ): ClientUnaryCall;
+  introspectBatch(
+    request: IntrospectBatchRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: IntrospectBatchResponse) => void,
+  ): ClientUnaryCall;
+  introspectBatch(
+    request: IntrospectBatchRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: IntrospectBatchResponse) => void,
   ): ClientUnaryCall;
 }
 
