@@ -1,0 +1,127 @@
+import cluster, { type Worker } from "node:cluster";
+import type { Logger } from "pino";
+import type { Config } from "../config/config.js";
+import { startLedgerNode, type LedgerNode } from "./ledger.js";
+
+/** What a worker tells its primary once its HTTP port listens. */
+interface Listening {
+  readonly type: "gl-http-listening";
+  readonly port: number;
+}
+
+const isListening = (message: unknown): message is Listening =>
+  typeof message === "object" && message !== null && (message as { type?: unknown }).type === "gl-http-listening";
+
+/** The HTTP workers of a primary process (GL_HTTP_WORKERS > 1). */
+export interface HttpWorkers {
+  /** The port they share. */
+  readonly port: number;
+  /** Pids of the workers running now (a replaced worker's successor included). */
+  pids(): number[];
+  /** SIGTERM to every worker (each stops like a `serve` process), SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface HttpWorkersOptions {
+  readonly count: number;
+  /** Added to each worker's environment (NATS_URL: the server the primary resolved). */
+  readonly env: NodeJS.ProcessEnv;
+  readonly logger: Logger;
+  /** Delay before a worker that died is replaced; default 1 s (a crash loop must not spin). */
+  readonly respawnDelayMs?: number;
+}
+
+/**
+ * Forks `count` node:cluster workers running `serve` again (same script, flags and environment), each
+ * becoming an `http`-only node ({@link runHttpWorker}). node:cluster shares the HTTP port: the primary
+ * accepts connections and hands them to the workers in turn (SCHED_RR, set explicitly: left to the
+ * kernel, Linux tends to wake the same process for most accepts). Resolves once every worker
+ * listens; a worker that exits before that fails the start. A worker that dies later is logged and
+ * replaced; the others keep serving meanwhile.
+ */
+export async function startHttpWorkers(options: HttpWorkersOptions): Promise<HttpWorkers> {
+  const { count, env, logger } = options;
+  const respawnDelayMs = options.respawnDelayMs ?? 1000;
+  cluster.schedulingPolicy = cluster.SCHED_RR;
+  const running = new Set<Worker>();
+  let stopping = false;
+
+  const fork = (): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const worker = cluster.fork(env);
+      running.add(worker);
+      let listening = false;
+      worker.on("message", (message: unknown) => {
+        if (!isListening(message)) return;
+        listening = true;
+        resolve(message.port);
+      });
+      worker.once("exit", (code, signal) => {
+        running.delete(worker);
+        if (!listening) {
+          reject(new Error(`HTTP worker ${worker.id} exited (${signal ?? code}) before listening`));
+          return;
+        }
+        if (stopping) return;
+        logger.error({ httpWorker: worker.id, pid: worker.process.pid, code, signal }, "HTTP worker died; replacing it");
+        setTimeout(() => {
+          if (!stopping) fork().catch((error: unknown) => logger.error({ err: error }, "HTTP worker could not be replaced"));
+        }, respawnDelayMs).unref();
+      });
+    });
+
+  const stop = async (graceMs = 10_000): Promise<void> => {
+    stopping = true;
+    await Promise.all(
+      [...running].map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            if (worker.isDead()) {
+              resolve();
+              return;
+            }
+            const timer = setTimeout(() => worker.process.kill("SIGKILL"), graceMs);
+            worker.once("exit", () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            worker.process.kill("SIGTERM");
+          }),
+      ),
+    );
+  };
+
+  let port: number;
+  try {
+    // Every worker listens on the port the first one got (node:cluster shares one handle per address).
+    port = (await Promise.all(Array.from({ length: count }, fork)))[0] ?? 0;
+  } catch (error) {
+    await stop(2000);
+    throw error;
+  }
+  logger.info({ workers: count, port, pids: [...running].map((w) => w.process.pid) }, "http workers serving");
+  return {
+    port,
+    pids: () => [...running].flatMap((w) => (w.process.pid === undefined ? [] : [w.process.pid])),
+    stop,
+  };
+}
+
+/**
+ * The node a worker runs: the `http` role only, reading the projector's file in the shared data dir
+ * (as any `--roles http` process does), no gRPC port and no metrics port (the primary's serve them).
+ * What each worker holds for itself: its staleness guard (it reads the log's head and fails closed
+ * on its own), its per-caller rate-limit buckets and failed-secret budgets, its verified-secret
+ * memo.
+ */
+export async function runHttpWorker(config: Config, natsUrl: string, logger: Logger): Promise<LedgerNode> {
+  const id = cluster.worker?.id ?? 0;
+  const node = await startLedgerNode({ ...config, roles: ["http"], metricsPort: 0, httpWorkers: 1 }, natsUrl, logger.child({ httpWorker: id }), { grpc: false });
+  if (node.http === undefined) {
+    await node.stop();
+    throw new Error("an HTTP worker without its HTTP port");
+  }
+  const listening: Listening = { type: "gl-http-listening", port: node.http.port };
+  process.send?.(listening);
+  return node;
+}
