@@ -3,6 +3,9 @@ import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
 import { startLedgerNode, type LedgerNode } from "./ledger.js";
 
+/** The environment variable telling a worker its slot (1..N): its log name and metrics port offset. */
+const SLOT_ENV = "GL_HTTP_WORKER_SLOT";
+
 /** What a worker tells its primary once its HTTP port listens. */
 interface Listening {
   readonly type: "gl-http-listening";
@@ -46,9 +49,10 @@ export async function startHttpWorkers(options: HttpWorkersOptions): Promise<Htt
   const running = new Set<Worker>();
   let stopping = false;
 
-  const fork = (): Promise<number> =>
+  // A replacement takes the dead worker's slot: the same log name and metrics port.
+  const fork = (slot: number): Promise<number> =>
     new Promise((resolve, reject) => {
-      const worker = cluster.fork(env);
+      const worker = cluster.fork({ ...env, [SLOT_ENV]: String(slot) });
       running.add(worker);
       let listening = false;
       worker.on("message", (message: unknown) => {
@@ -59,13 +63,13 @@ export async function startHttpWorkers(options: HttpWorkersOptions): Promise<Htt
       worker.once("exit", (code, signal) => {
         running.delete(worker);
         if (!listening) {
-          reject(new Error(`HTTP worker ${worker.id} exited (${signal ?? code}) before listening`));
+          reject(new Error(`HTTP worker ${slot} exited (${signal ?? code}) before listening`));
           return;
         }
         if (stopping) return;
-        logger.error({ httpWorker: worker.id, pid: worker.process.pid, code, signal }, "HTTP worker died; replacing it");
+        logger.error({ httpWorker: slot, pid: worker.process.pid, code, signal }, "HTTP worker died; replacing it");
         setTimeout(() => {
-          if (!stopping) fork().catch((error: unknown) => logger.error({ err: error }, "HTTP worker could not be replaced"));
+          if (!stopping) fork(slot).catch((error: unknown) => logger.error({ err: error }, "HTTP worker could not be replaced"));
         }, respawnDelayMs).unref();
       });
     });
@@ -94,7 +98,7 @@ export async function startHttpWorkers(options: HttpWorkersOptions): Promise<Htt
   let port: number;
   try {
     // Every worker listens on the port the first one got (node:cluster shares one handle per address).
-    port = (await Promise.all(Array.from({ length: count }, fork)))[0] ?? 0;
+    port = (await Promise.all(Array.from({ length: count }, (_, i) => fork(i + 1))))[0] ?? 0;
   } catch (error) {
     await stop(2000);
     throw error;
@@ -109,14 +113,21 @@ export async function startHttpWorkers(options: HttpWorkersOptions): Promise<Htt
 
 /**
  * The node a worker runs: the `http` role only, reading the projector's file in the shared data dir
- * (as any `--roles http` process does), no gRPC port and no metrics port (the primary's serve them).
- * What each worker holds for itself: its staleness guard (it reads the log's head and fails closed
- * on its own), its per-caller rate-limit buckets and failed-secret budgets, its verified-secret
- * memo.
+ * (as any `--roles http` process does), no gRPC port (the primary's carries health), its own metrics
+ * on GL_METRICS_PORT + its slot (its HTTP series live in this process). What each worker holds for
+ * itself: its staleness guard (it reads the log's head and fails closed on its own), its per-caller
+ * rate-limit buckets and failed-secret budgets, its verified-secret memo.
  */
 export async function runHttpWorker(config: Config, natsUrl: string, logger: Logger): Promise<LedgerNode> {
-  const id = cluster.worker?.id ?? 0;
-  const node = await startLedgerNode({ ...config, roles: ["http"], metricsPort: 0, httpWorkers: 1 }, natsUrl, logger.child({ httpWorker: id }), { grpc: false });
+  const slot = Number(process.env[SLOT_ENV]);
+  if (!Number.isInteger(slot) || slot < 1 || slot > config.httpWorkers) throw new Error(`${SLOT_ENV} must be 1..${config.httpWorkers}, not ${process.env[SLOT_ENV]}`);
+  const metricsPort = config.metricsPort === 0 ? 0 : config.metricsPort + slot;
+  const node = await startLedgerNode(
+    { ...config, roles: ["http"], metricsPort, httpWorkers: 1 },
+    natsUrl,
+    logger.child({ httpWorker: slot, pid: process.pid }),
+    { grpc: false },
+  );
   if (node.http === undefined) {
     await node.stop();
     throw new Error("an HTTP worker without its HTTP port");

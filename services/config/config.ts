@@ -187,6 +187,9 @@ export const configSchema = z.object({
   if (config.httpWorkers > 1 && !config.roles.includes("http")) {
     ctx.addIssue({ code: "custom", path: ["httpWorkers"], message: "HTTP workers serve the http role: add http to the roles, or leave GL_HTTP_WORKERS at 1" });
   }
+  if (config.httpWorkers > 1 && config.metricsPort !== 0 && config.metricsPort + config.httpWorkers > 65535) {
+    ctx.addIssue({ code: "custom", path: ["httpWorkers"], message: `worker metrics take GL_METRICS_PORT + 1..${config.httpWorkers}: beyond port 65535` });
+  }
   if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
     ctx.addIssue({ code: "custom", path: ["tlsCertFile"], message: "GL_TLS_CERT and GL_TLS_KEY go together" });
   }

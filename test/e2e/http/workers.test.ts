@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,10 +13,33 @@ import { basic, form, FORM, raw } from "./support.js";
 interface LogLine {
   msg?: string;
   httpWorker?: number;
+  pid?: number;
   clientRequestId?: string;
   path?: string;
   status?: number;
   pids?: number[];
+}
+
+const canBind = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+
+/** A free port P with P + 1 and P + 2 free too (the workers' metrics ports). */
+async function freePortRun(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (port + 2 <= 65535 && (await canBind(port + 1)) && (await canBind(port + 2))) return port;
+  }
+}
+
+/** The count of grantledger_http_requests_total for successful introspections, from one /metrics. */
+async function introspectionsCounted(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith("grantledger_http_requests_total{") && l.includes('path="/oauth2/introspect"') && l.includes('status="200"'));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
 }
 
 /**
@@ -30,6 +54,7 @@ describe("HTTP workers (GL_HTTP_WORKERS=2)", () => {
   let ledger: LedgerProcess;
   let api: LedgerClients;
   let issuer: string;
+  let metricsPort: number;
   let app: { clientId: string; clientSecret: string };
   let resourceServer: { clientId: string; clientSecret: string };
 
@@ -90,10 +115,12 @@ describe("HTTP workers (GL_HTTP_WORKERS=2)", () => {
     nats = await startNatsServer();
     dataDir = await mkdtemp(join(tmpdir(), "gl-http-workers-"));
     const httpPort = await freePort();
+    metricsPort = await freePortRun();
     ledger = await spawnLedgerProcess(nats.url, dataDir, {
       GL_ROLES: "commands,introspection,projector,checkpointer,http",
       GL_HTTP_WORKERS: "2",
       GL_HTTP_PORT: String(httpPort),
+      GL_METRICS_PORT: String(metricsPort),
       LOG_LEVEL: "info",
     });
     await until("http workers serving", () => lines().some((l) => l.msg === "http workers serving"));
@@ -137,14 +164,20 @@ describe("HTTP workers (GL_HTTP_WORKERS=2)", () => {
     const after = await introspectEach(token, 8, "after");
     expect(new Set(after.workers)).toEqual(new Set([1, 2]));
     for (const body of after.bodies) expect(body).toEqual({ active: false });
+
+    // Each worker exports its own HTTP series on GL_METRICS_PORT + its slot; together they count every answer.
+    const counted = [await introspectionsCounted(metricsPort + 1), await introspectionsCounted(metricsPort + 2)];
+    const served = [...before.workers, ...after.workers];
+    expect(counted).toEqual([served.filter((w) => w === 1).length, served.filter((w) => w === 2).length]);
   });
 
-  it("replaces a worker that dies; the port keeps answering meanwhile", async () => {
-    const serving = lines().find((l) => l.msg === "http workers serving");
-    const [victim] = serving?.pids ?? [];
+  it("replaces a worker that dies, in its slot (same log name, same metrics port)", async () => {
+    const pidOf = (slot: number): number | undefined =>
+      lines().findLast((l) => l.msg === "grant ledger serving" && l.httpWorker === slot)?.pid;
+    const victim = pidOf(1);
     expect(victim).toBeTypeOf("number");
     process.kill(victim as number, "SIGKILL");
-    await until("worker replaced", () => lines().some((l) => l.msg === "grant ledger serving" && l.httpWorker === 3));
+    await until("worker 1 replaced", () => pidOf(1) !== undefined && pidOf(1) !== victim);
     const grant = await api.grants.createGrant(
       { requestId: rid(), subject: "user-workers-2", clientId: app.clientId, scopes: ["zone:read"], resources: ["acct-1"], expiresAt: undefined },
       actor("front-door"),
@@ -153,7 +186,9 @@ describe("HTTP workers (GL_HTTP_WORKERS=2)", () => {
     // gRPC min_sequence freshness on the primary first, so the HTTP answers below cannot be early.
     expect((await api.introspection.introspect({ token: issued.accessToken, minSequence: issued.sequence }, actor("rs"))).active).toBe(true);
     const now = await introspectEach(issued.accessToken, 6, "replaced");
-    expect(new Set(now.workers)).toEqual(new Set([2, 3]));
+    expect(new Set(now.workers)).toEqual(new Set([1, 2]));
     for (const body of now.bodies) expect(body).toMatchObject({ active: true, sub: "user-workers-2" });
+    // The replacement exports its series on its slot's port again (its own count: it started at 0).
+    expect(await introspectionsCounted(metricsPort + 1)).toBe(now.workers.filter((w) => w === 1).length);
   });
 });

@@ -25,6 +25,9 @@ describe("config: roles, staleness bound, metrics", () => {
     expect(() => loadConfig({ GL_ROLES: "http", GL_HTTP_WORKERS: "0" })).toThrow(/GL_HTTP_WORKERS: /);
     expect(() => loadConfig({ GL_ROLES: "http", GL_HTTP_WORKERS: "1.5" })).toThrow(/GL_HTTP_WORKERS: /);
     expect(() => loadConfig({ GL_ROLES: "http", GL_HTTP_WORKERS: "65" })).toThrow(/GL_HTTP_WORKERS: /);
+    // Worker i serves its metrics on GL_METRICS_PORT + i.
+    expect(() => loadConfig({ GL_ROLES: "http", GL_HTTP_WORKERS: "4", GL_METRICS_PORT: "65533" })).toThrow(/GL_HTTP_WORKERS: worker metrics take GL_METRICS_PORT \+ 1\.\.4/);
+    expect(loadConfig({ GL_ROLES: "http", GL_HTTP_WORKERS: "4", GL_METRICS_PORT: "0" }).httpWorkers).toBe(4);
   });
 
   it("lets flags win over the environment when asked", () => {
