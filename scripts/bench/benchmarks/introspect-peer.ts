@@ -1,9 +1,9 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { alternate, CPU, med, summarize, THROUGHPUT } from "../lib/ab.js";
-import { seedLedger, startLedgerUnderTest } from "../lib/ledger.js";
+import { seedLedger, startHttpProcess, startLedgerUnderTest } from "../lib/ledger.js";
 import { startLoadGenerator } from "../lib/load.js";
-import { nodeChildPids, sleep, spawnTsx } from "../lib/proc.js";
+import { nodeChildPids, sleep, spawnTsx, type Child } from "../lib/proc.js";
 import { freePort } from "../../nats-server.js";
 import { atLeast, atMost, type Benchmark, type BenchOptions, type BenchResult } from "../lib/types.js";
 
@@ -13,6 +13,7 @@ const PEER_CLIENT = { id: "resource-server", secret: "rs-secret-0123456789abcdef
 
 const GRPC = "ledger Introspect (gRPC)";
 const HTTP = "ledger /oauth2/introspect (HTTP)";
+const HTTP_ONE = "ledger /oauth2/introspect (HTTP, 1 process)";
 const PEER = "oidc-provider introspection (HTTP)";
 
 /** Waits until the ledger has forked its HTTP workers; returns their pids. */
@@ -28,8 +29,9 @@ async function httpWorkerPids(ledgerPid: number, count: number): Promise<number[
 
 /**
  * Introspect (unary gRPC, 100 in flight over 4 channels) and the ledger's own RFC 7662 endpoint
- * (`--roles http`, served by `GL_HTTP_WORKERS` processes) against node-oidc-provider's (one process,
- * as it ships). Both HTTP sides get HTTP/1.1 POSTs with client_secret_basic, 100 in flight over 100
+ * (`--roles http`, served by `GL_HTTP_WORKERS` processes, and by one `--roles http` process on the
+ * same data dir for the per-process comparison) against node-oidc-provider's (one process, as it
+ * ships). Both HTTP sides get HTTP/1.1 POSTs with client_secret_basic, 100 in flight over 100
  * keep-alive sockets, from the same load generator (raw sockets, scripts/bench/lib/raw-http.ts); the
  * same number of tokens on every side, each request picking one at random.
  */
@@ -56,6 +58,15 @@ export const introspectPeer: Benchmark = {
       });
       pids.forEach((pid, i) => (httpWatch[`HTTP worker ${i + 1}`] = pid));
     }
+    // The same endpoint from one process (when the main side has workers), reading the same file.
+    const singlePort = await freePort();
+    let single: Child | undefined;
+    if (workers > 1) {
+      single = await startHttpProcess(target, singlePort, options.cpuProfDir).catch(async (error: unknown) => {
+        await target.stop();
+        throw error;
+      });
+    }
     const peerPort = await freePort();
     const peerTokensFile = join(target.dataDir, "peer-tokens.txt");
     const peer = spawnTsx("scripts/bench/targets/oidc-peer.ts", [String(peerPort), String(tokens), peerTokensFile]);
@@ -76,6 +87,18 @@ export const introspectPeer: Benchmark = {
         maxSockets: CONCURRENCY,
       });
       loads.push(oursHttp);
+      const oursSingle =
+        single === undefined
+          ? undefined
+          : await startLoadGenerator({
+              kind: "http-introspect",
+              url: `http://127.0.0.1:${singlePort}/oauth2/introspect`,
+              clientId: seeded.clientId,
+              clientSecret: seeded.clientSecret,
+              tokensFile,
+              maxSockets: CONCURRENCY,
+            });
+      if (oursSingle !== undefined) loads.push(oursSingle);
       const theirs = await startLoadGenerator({
         kind: "http-introspect",
         url: `http://127.0.0.1:${peerPort}/token/introspection`,
@@ -89,10 +112,15 @@ export const introspectPeer: Benchmark = {
       const runs = await alternate(options, [
         { label: GRPC, load: ours, run, watch: { ledger: target.ledger.pid } },
         { label: HTTP, load: oursHttp, run, watch: httpWatch },
+        // The primary counts here too (it holds the projector either way).
+        ...(oursSingle === undefined || single === undefined
+          ? []
+          : [{ label: HTTP_ONE, load: oursSingle, run, watch: { ledger: target.ledger.pid, "HTTP process": single.pid } }]),
         { label: PEER, load: theirs, run, watch: { "oidc-provider": peer.pid } },
       ]);
       const a = summarize(GRPC, runs.get(GRPC) ?? []);
       const h = summarize(HTTP, runs.get(HTTP) ?? []);
+      const one = runs.has(HTTP_ONE) ? summarize(HTTP_ONE, runs.get(HTTP_ONE) ?? []) : undefined;
       const b = summarize(PEER, runs.get(PEER) ?? []);
       return {
         name: "introspect-peer",
@@ -107,17 +135,22 @@ export const introspectPeer: Benchmark = {
           "ledger HTTP processes": workers > 1 ? `${workers} workers (GL_HTTP_WORKERS) + the primary` : "1 (the ledger itself)",
           "oidc-provider processes": 1,
         },
-        sides: [a, h, b],
+        sides: one === undefined ? [a, h, b] : [a, h, one, b],
         ratios: [
           atLeast("req/s, ledger ÷ oidc-provider", med(a, THROUGHPUT) / med(b, THROUGHPUT), 1.5),
           atMost("server CPU/op, ledger ÷ oidc-provider", med(a, CPU) / med(b, CPU), 0.5),
           atLeast("req/s, ledger HTTP ÷ oidc-provider", med(h, THROUGHPUT) / med(b, THROUGHPUT), 3),
           { name: "server CPU/op (all ledger processes), ledger HTTP ÷ oidc-provider", value: med(h, CPU) / med(b, CPU) },
-          { name: `req/s per HTTP process (ledger ÷ ${workers}), ledger HTTP ÷ oidc-provider`, value: med(h, THROUGHPUT) / workers / med(b, THROUGHPUT) },
+          ...(one === undefined
+            ? []
+            : [
+                { name: "req/s, ledger HTTP in 1 process ÷ oidc-provider", value: med(one, THROUGHPUT) / med(b, THROUGHPUT) },
+                { name: "server CPU/op, ledger HTTP in 1 process ÷ oidc-provider", value: med(one, CPU) / med(b, CPU) },
+              ]),
         ],
         notes: [
           workers > 1
-            ? `The ledger serves HTTP from ${workers} processes (node:cluster workers sharing the port, round-robin accept; each reads the projector's SQLite file) and oidc-provider from one, as it ships: req/s compares the deployments, server CPU/op (the sum over the ledger's processes, primary included) the cost of a request, and "req/s per HTTP process" divides the ledger's req/s by ${workers}.`
+            ? `"ledger /oauth2/introspect (HTTP)" is served by ${workers} processes (GL_HTTP_WORKERS: node:cluster workers sharing the port, round-robin accept, each reading the projector's SQLite file); oidc-provider by one, as it ships. Its server CPU/op is the sum over the ledger's processes (primary included) per request. "(HTTP, 1 process)" is the same endpoint from one \`serve --roles http\` process on the same data dir (plus the primary's CPU), for the per-process comparison.`
             : "The ledger serves HTTP from its one process, as oidc-provider does.",
           "Load generator: raw net sockets, one request in flight per keep-alive socket, each token's request encoded once; every answer's status and `active` checked, every 16th parsed as JSON (scripts/bench/lib/raw-http.ts). Its CPU/op is the column above; it shares the 2 cores with the servers.",
           "Both HTTP sides authenticate the resource server with client_secret_basic on every request; the ledger verifies its secret with scrypt once and then remembers the verification (services/http/caller.ts).",
@@ -128,6 +161,7 @@ export const introspectPeer: Benchmark = {
     } finally {
       for (const load of loads) await load.close();
       await peer.stop();
+      await single?.stop();
       await target.stop();
     }
   },
