@@ -152,6 +152,7 @@ export const introspectPeer: Benchmark = {
           workers > 1
             ? `"ledger /oauth2/introspect (HTTP)" is served by ${workers} processes (GL_HTTP_WORKERS: node:cluster workers sharing the port, round-robin accept, each reading the projector's SQLite file); oidc-provider by one, as it ships. Its server CPU/op is the sum over the ledger's processes (primary included) per request. "(HTTP, 1 process)" is the same endpoint from one \`serve --roles http\` process on the same data dir (plus the primary's CPU), for the per-process comparison.`
             : "The ledger serves HTTP from its one process, as oidc-provider does.",
+          "Per-process columns (ledger = the primary, HTTP worker i, HTTP process) are each process's CPU ÷ all of the side's requests: they add up to server CPU/op.",
           "Load generator: raw net sockets, one request in flight per keep-alive socket, each token's request encoded once; every answer's status and `active` checked, every 16th parsed as JSON (scripts/bench/lib/raw-http.ts). Its CPU/op is the column above; it shares the 2 cores with the servers.",
           "Both HTTP sides authenticate the resource server with client_secret_basic on every request; the ledger verifies its secret with scrypt once and then remembers the verification (services/http/caller.ts).",
           "oidc-provider runs with an unbounded in-memory adapter (its default is an LRU of 1000 entries); each token is saved under a Grant, so its introspection loads token, grant and client.",
