@@ -64,14 +64,16 @@ export async function serve(args: string[]): Promise<number> {
     return 2;
   }
   const logger = createLogger(config.logLevel);
-  const stopSignal = new Promise<void>((resolveStop) => {
-    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolveStop());
-  });
+  // Installed once serving: a signal during start-up keeps its default (the process ends at once).
+  const stopSignal = (): Promise<void> =>
+    new Promise<void>((resolveStop) => {
+      for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolveStop());
+    });
   if (cluster.isWorker) {
     // Forked by a primary below (GL_HTTP_WORKERS > 1), with the NATS_URL it resolved.
     if (config.natsUrl === undefined) throw new Error("an HTTP worker needs NATS_URL from its primary");
     const node = await runHttpWorker(config, config.natsUrl, logger);
-    await stopSignal;
+    await stopSignal();
     await node.stop();
     return 0;
   }
@@ -93,7 +95,7 @@ export async function serve(args: string[]): Promise<number> {
   try {
     ledger = roles.length === 0 ? undefined : await startLedgerNode({ ...config, roles }, natsUrl, logger);
     if (workers) httpWorkers = await startHttpWorkers({ count: config.httpWorkers, env: { NATS_URL: natsUrl }, logger });
-    await stopSignal;
+    await stopSignal();
     logger.info("stopping");
   } finally {
     await httpWorkers?.stop();
