@@ -49,7 +49,19 @@ export async function startHttpWorkers(options: HttpWorkersOptions): Promise<Htt
   const running = new Set<Worker>();
   let stopping = false;
 
-  // A replacement takes the dead worker's slot: the same log name and metrics port.
+  // A replacement takes the dead worker's slot: the same log name and metrics port. One that dies
+  // before listening is retried, a second apart, until one listens or the primary stops.
+  const replace = (slot: number): void => {
+    // Not unref'd: with the http role alone, a pending replacement may be all that keeps the primary up.
+    setTimeout(() => {
+      if (stopping) return;
+      fork(slot).catch((error: unknown) => {
+        logger.error({ err: error, httpWorker: slot }, "HTTP worker could not be replaced; trying again");
+        replace(slot);
+      });
+    }, respawnDelayMs);
+  };
+
   const fork = (slot: number): Promise<number> =>
     new Promise((resolve, reject) => {
       const worker = cluster.fork({ ...env, [SLOT_ENV]: String(slot) });
@@ -68,9 +80,7 @@ export async function startHttpWorkers(options: HttpWorkersOptions): Promise<Htt
         }
         if (stopping) return;
         logger.error({ httpWorker: slot, pid: worker.process.pid, code, signal }, "HTTP worker died; replacing it");
-        setTimeout(() => {
-          if (!stopping) fork(slot).catch((error: unknown) => logger.error({ err: error }, "HTTP worker could not be replaced"));
-        }, respawnDelayMs).unref();
+        replace(slot);
       });
     });
 
