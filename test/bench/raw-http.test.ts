@@ -71,11 +71,18 @@ describe("RawHttpConnection (benchmark load generator client)", () => {
 
   it("reconnects after the server closed an idle keep-alive connection", async () => {
     const port = await start({ keepAliveTimeout: 20 });
+    let opened = 0;
+    let closed = 0;
+    server?.on("connection", (socket) => {
+      opened++;
+      socket.on("close", () => closed++);
+    });
     const [on] = encodeRequests(target(port), ["token=on"]) as [Buffer];
     const connection = new RawHttpConnection("127.0.0.1", port);
     expect(await connection.send(on)).toBe("active");
-    await new Promise((r) => setTimeout(r, 200)); // past the server's keep-alive timeout
+    while (closed === 0) await new Promise((r) => setTimeout(r, 10)); // the server's keep-alive timeout
     expect(await connection.send(on)).toBe("active");
+    expect(opened).toBe(2);
     connection.close();
   });
 
