@@ -121,6 +121,9 @@ describe("HTTP workers (GL_HTTP_WORKERS=2)", () => {
       GL_HTTP_WORKERS: "2",
       GL_HTTP_PORT: String(httpPort),
       GL_METRICS_PORT: String(metricsPort),
+      // A short staleness bound, for the last test (NATS stopped); ample while NATS runs.
+      GL_MAX_STALENESS_MS: "1500",
+      GL_STALENESS_CHECK_MS: "100",
       LOG_LEVEL: "info",
     });
     await until("http workers serving", () => lines().some((l) => l.msg === "http workers serving"));
@@ -190,5 +193,42 @@ describe("HTTP workers (GL_HTTP_WORKERS=2)", () => {
     for (const body of now.bodies) expect(body).toMatchObject({ active: true, sub: "user-workers-2" });
     // The replacement exports its series on its slot's port again (its own count: it started at 0).
     expect(await introspectionsCounted(metricsPort + 1)).toBe(now.workers.filter((w) => w === 1).length);
+  });
+
+  it("each worker fails closed on its own while the log is out of reach, and serves again once it is back", { timeout: 90_000 }, async () => {
+    const grant = await api.grants.createGrant(
+      { requestId: rid(), subject: "user-workers-3", clientId: app.clientId, scopes: ["zone:read"], resources: ["acct-1"], expiresAt: undefined },
+      actor("front-door"),
+    );
+    const issued = await api.tokens.issueTokens({ requestId: rid(), grantId: grant.grantId, scopes: [], includeRefreshToken: false }, actor("front-door"));
+    expect((await api.introspection.introspect({ token: issued.accessToken, minSequence: issued.sequence }, actor("rs"))).active).toBe(true);
+
+    /** Introspects on new connections until both workers answered `status`; each answer is checked. */
+    const untilBothAnswer = async (status: 200 | 503, tag: string): Promise<void> => {
+      const seenBy = new Set<number>();
+      const deadline = Date.now() + 30_000;
+      for (let i = 0; seenBy.size < 2; i++) {
+        if (Date.now() > deadline) throw new Error(`both workers did not answer ${status} within 30 s (so far: ${[...seenBy].join(", ")})`);
+        const id = `${tag}-${i}-${rid().slice(0, 8)}`;
+        const res = await raw(issuer, "/oauth2/introspect", {
+          headers: { ...FORM, connection: "close", "x-request-id": id, authorization: basic(resourceServer.clientId, resourceServer.clientSecret) },
+          body: form({ token: issued.accessToken }),
+        });
+        // Before the bound is exceeded (or before a worker has confirmed again) the other answer is
+        // expected too; never anything else.
+        if (res.status === 200) expect(res.json).toMatchObject({ active: true });
+        else expect({ status: res.status, error: res.json?.["error"] }).toEqual({ status: 503, error: "temporarily_unavailable" });
+        if (res.status === status) {
+          await until("its log line", () => answeredBy([id])[0] !== undefined);
+          seenBy.add(answeredBy([id])[0] as number);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+
+    await nats.kill("SIGTERM");
+    await untilBothAnswer(503, "stale");
+    await nats.restart();
+    await untilBothAnswer(200, "fresh");
   });
 });
