@@ -18,9 +18,10 @@ import { serve } from "./cli/serve.js";
 const USAGE = `grant-ledger <command>
 
 Commands:
-  serve [--roles R,...] [--grpc-host H] [--grpc-port N] [--data-dir D] [--metrics-port N] [--http-host H] [--http-port N] [--insecure-dev]
+  serve [--roles R,...] [--grpc-host H] [--grpc-port N] [--data-dir D] [--metrics-port N] [--http-host H] [--http-port N] [--http-workers N] [--insecure-dev]
         Serve the given roles (commands, introspection, projector, checkpointer; default all of
-        these, or GL_ROLES; add http for the OAuth HTTP endpoints on --http-port) in one process. Without NATS_URL, runs a local nats-server with its store in
+        these, or GL_ROLES; add http for the OAuth HTTP endpoints on --http-port) in one process;
+        --http-workers N (GL_HTTP_WORKERS) serves http from N worker processes sharing the port. Without NATS_URL, runs a local nats-server with its store in
         <data-dir>/nats. Needs TLS (GL_TLS_CERT, GL_TLS_KEY, GL_TLS_CLIENT_CA for mTLS) unless
         --insecure-dev (GL_INSECURE_DEV=1): plaintext, x-actor as the caller, loopback only.
   certs dev [--out DIR] [--client NAME]... [--days N] [--force]

@@ -1,6 +1,6 @@
 export { startProjection } from "./runner.js";
 export { ProjectionApplyError, ProjectionVersionError } from "./projection.js";
-export { openProjectionDatabase, readCheckpoint, waitForCheckpoint } from "./sqlite.js";
+export { dataVersion, openProjectionDatabase, readCheckpoint, waitForCheckpoint } from "./sqlite.js";
 export { buildCopy } from "./rebuild.js";
 export { projectionDigest } from "./digest.js";
 export {

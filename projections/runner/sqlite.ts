@@ -69,6 +69,21 @@ export function readCheckpoint(db: Database, name: string): Checkpoint | undefin
   return statement.get(name);
 }
 
+const dataVersions = new WeakMap<Database, Statement<[], number>>();
+
+/**
+ * SQLite's `PRAGMA data_version` of this connection: it changes exactly when another connection
+ * committed to the file since the last call, so a reader can keep what it read until it changes.
+ */
+export function dataVersion(db: Database): number {
+  let statement = dataVersions.get(db);
+  if (statement === undefined) {
+    statement = db.prepare<[], number>("PRAGMA data_version").pluck();
+    dataVersions.set(db, statement);
+  }
+  return statement.get() as number;
+}
+
 /** Options of {@link waitForCheckpoint}. */
 export interface WaitForCheckpointOptions {
   timeoutMs: number;

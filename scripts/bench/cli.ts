@@ -1,6 +1,6 @@
 /**
- * `npm run bench -- <name|all> [--runs N] [--duration S] [--warmup S] [--size N] [--smoke] [--cpu-prof]
- *   [--out-dir D] [--no-report]`
+ * `npm run bench -- <name|all> [--runs N] [--duration S] [--warmup S] [--size N] [--http-workers N] [--smoke]
+ *   [--cpu-prof] [--out-dir D] [--no-report]`
  *
  * Runs benchmarks of issue 8, writes `<out-dir>/<name>-<timestamp>.json` (default bench/results) and
  * regenerates BENCHMARKS.md (unless --no-report or --smoke).
@@ -34,6 +34,7 @@ Options:
   --duration S    measured seconds per run (default 5; 1 with --smoke)
   --warmup S      warm-up seconds before each run (default 1; 0.3 with --smoke)
   --size N        tokens (introspect*, storage, grant-size), events (catchup); each has a default
+  --http-workers N  GL_HTTP_WORKERS of the ledger in introspect-peer (default 2)
   --smoke         tiny sizes and one short run: checks the harness, not the numbers
   --cpu-prof      write V8 CPU profiles of the ledger process to <out-dir>/profiles
   --out-dir D     where result JSON goes (default bench/results)
@@ -49,6 +50,7 @@ async function main(argv: string[]): Promise<number> {
       duration: { type: "string" },
       warmup: { type: "string" },
       size: { type: "string" },
+      "http-workers": { type: "string" },
       smoke: { type: "boolean", default: false },
       "cpu-prof": { type: "boolean", default: false },
       "out-dir": { type: "string" },
@@ -89,6 +91,7 @@ async function main(argv: string[]): Promise<number> {
     smoke,
     size: values.size === undefined ? undefined : Math.round(number(values.size, 1, "size")),
     cpuProfDir,
+    httpWorkers: values["http-workers"] === undefined ? undefined : Math.round(number(values["http-workers"], 1, "http-workers")),
     log: (line) => process.stderr.write(`${line}\n`),
   };
   const env = await environment();

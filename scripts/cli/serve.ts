@@ -1,15 +1,19 @@
+import cluster from "node:cluster";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig, type ConfigInput } from "../../services/config/config.js";
 import { createLogger } from "../../services/app/logger.js";
-import { startLedgerNode } from "../../services/app/ledger.js";
+import { runHttpWorker, startHttpWorkers, type HttpWorkers } from "../../services/app/http-workers.js";
+import { startLedgerNode, type LedgerNode } from "../../services/app/ledger.js";
 import { assertServingMode } from "../../services/app/security.js";
 import { startNatsServer, type NatsServer } from "../nats-server.js";
 import { runningLocalNats } from "./nats.js";
 
 /**
  * `grant-ledger serve [--roles commands,introspection,projector,checkpointer]`: the given roles
- * (default all, or GL_ROLES) in one process; without NATS_URL, a local nats-server too.
+ * (default all, or GL_ROLES) in one process; without NATS_URL, a local nats-server too. With
+ * `--http-workers N` (N > 1) the http role runs in N node:cluster workers sharing its port, and
+ * this process runs the other roles and supervises them.
  */
 export async function serve(args: string[]): Promise<number> {
   let parsed;
@@ -24,6 +28,7 @@ export async function serve(args: string[]): Promise<number> {
         "metrics-port": { type: "string" },
         "http-host": { type: "string" },
         "http-port": { type: "string" },
+        "http-workers": { type: "string" },
         "insecure-dev": { type: "boolean" },
       },
       strict: true,
@@ -41,6 +46,7 @@ export async function serve(args: string[]): Promise<number> {
   if (values["metrics-port"] !== undefined) overrides.metricsPort = values["metrics-port"];
   if (values["http-host"] !== undefined) overrides.httpHost = values["http-host"];
   if (values["http-port"] !== undefined) overrides.httpPort = values["http-port"];
+  if (values["http-workers"] !== undefined) overrides.httpWorkers = values["http-workers"];
   if (values["insecure-dev"] === true) overrides.insecureDev = true;
   let config;
   try {
@@ -58,6 +64,19 @@ export async function serve(args: string[]): Promise<number> {
     return 2;
   }
   const logger = createLogger(config.logLevel);
+  // Installed once serving: a signal during start-up keeps its default (the process ends at once).
+  const stopSignal = (): Promise<void> =>
+    new Promise<void>((resolveStop) => {
+      for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolveStop());
+    });
+  if (cluster.isWorker) {
+    // Forked by a primary below (GL_HTTP_WORKERS > 1), with the NATS_URL it resolved.
+    if (config.natsUrl === undefined) throw new Error("an HTTP worker needs NATS_URL from its primary");
+    const node = await runHttpWorker(config, config.natsUrl, logger);
+    await stopSignal();
+    await node.stop();
+    return 0;
+  }
   let nats: NatsServer | undefined;
   // A server from `grant-ledger nats up` on this data dir is the local one: use it, do not start another.
   if (config.natsUrl === undefined && runningLocalNats(config) !== undefined) {
@@ -67,12 +86,21 @@ export async function serve(args: string[]): Promise<number> {
     nats = await startNatsServer({ port: config.natsPort, storeDir: resolve(join(config.dataDir, "nats")), startTimeoutMs: 30_000, killOnSignal: false });
     logger.info({ url: nats.url, storeDir: nats.storeDir }, "local nats-server started");
   }
-  const ledger = await startLedgerNode(config, config.natsUrl ?? (nats as NatsServer).url, logger);
-  await new Promise<void>((resolveStop) => {
-    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolveStop());
-  });
-  logger.info("stopping");
-  await ledger.stop();
-  await nats?.stop();
+  const natsUrl = config.natsUrl ?? (nats as NatsServer).url;
+  // With HTTP workers this process runs every other role (the projector first: workers read its file).
+  const workers = config.httpWorkers > 1;
+  const roles = workers ? config.roles.filter((role) => role !== "http") : config.roles;
+  let ledger: LedgerNode | undefined;
+  let httpWorkers: HttpWorkers | undefined;
+  try {
+    ledger = roles.length === 0 ? undefined : await startLedgerNode({ ...config, roles }, natsUrl, logger);
+    if (workers) httpWorkers = await startHttpWorkers({ count: config.httpWorkers, env: { NATS_URL: natsUrl }, logger });
+    await stopSignal();
+    logger.info("stopping");
+  } finally {
+    await httpWorkers?.stop();
+    await ledger?.stop();
+    await nats?.stop();
+  }
   return 0;
 }

@@ -70,10 +70,16 @@ export interface Ledger extends LedgerNode {
   readonly checkpointer: Checkpointer;
 }
 
-/** What a test build changes in a node (never set by configuration). */
+/** What a test build or the process layout changes in a node (never set by configuration). */
 export interface LedgerNodeOptions {
   /** Replaces the tokens projection (a version bump, for the automatic-rebuild test). */
   readonly tokensProjection?: Projection;
+  /**
+   * false: no gRPC port. An HTTP worker (services/app/http-workers.ts) shares its primary's
+   * process layout: the primary's gRPC port already carries health, and a worker's listen would be
+   * routed to the primary by node:cluster and collide with it.
+   */
+  readonly grpc?: boolean;
 }
 
 /** Every default role in this process (whatever config.roles says), and http when config.roles has it. */
@@ -218,48 +224,50 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
       }),
     };
 
-    observeRpcs(logger, metrics);
     const security = servingSecurity(config, keyring, logger);
-    grpc = await startGrpcServer(
-      {
-        logger,
-        commands,
-        readModel,
-        freshness: { appliedSeq: () => tokens.appliedSeq(), waitFor: (seq, ms) => tokens.waitFor(seq, ms) },
-        keyring,
-        security,
-        minSequenceWaitMs: config.minSequenceWaitMs,
-        ...(staleness === undefined ? {} : { staleness }),
-        maxAccessTokenTtlSeconds: config.maxAccessTokenTtlSeconds,
-        limits: {
-          maxScopesPerGrant: config.maxScopesPerGrant,
-          maxRedirectUris: config.maxRedirectUris,
-          maxSecretOverlapSeconds: config.maxSecretOverlapSeconds,
+    if (options.grpc !== false) {
+      observeRpcs(logger, metrics);
+      grpc = await startGrpcServer(
+        {
+          logger,
+          commands,
+          readModel,
+          freshness: { appliedSeq: () => tokens.appliedSeq(), waitFor: (seq, ms) => tokens.waitFor(seq, ms) },
+          keyring,
+          security,
+          minSequenceWaitMs: config.minSequenceWaitMs,
+          ...(staleness === undefined ? {} : { staleness }),
+          maxAccessTokenTtlSeconds: config.maxAccessTokenTtlSeconds,
+          limits: {
+            maxScopesPerGrant: config.maxScopesPerGrant,
+            maxRedirectUris: config.maxRedirectUris,
+            maxSecretOverlapSeconds: config.maxSecretOverlapSeconds,
+          },
+          services: roles.flatMap((role) => SERVICES_BY_ROLE[role]),
+          ...(audit === undefined
+            ? {}
+            : {
+                audit: {
+                  logger,
+                  log,
+                  readModel: audit.readModel,
+                  freshness: { appliedSeq: () => audit.appliedSeq(), waitFor: (seq: number, ms: number) => audit.waitFor(seq, ms) },
+                  minSequenceWaitMs: config.minSequenceWaitMs,
+                  ...(checkpointer === undefined ? {} : { checkpoints: checkpointer }),
+                },
+              }),
         },
-        services: roles.flatMap((role) => SERVICES_BY_ROLE[role]),
-        ...(audit === undefined
-          ? {}
-          : {
-              audit: {
-                logger,
-                log,
-                readModel: audit.readModel,
-                freshness: { appliedSeq: () => audit.appliedSeq(), waitFor: (seq: number, ms: number) => audit.waitFor(seq, ms) },
-                minSequenceWaitMs: config.minSequenceWaitMs,
-                ...(checkpointer === undefined ? {} : { checkpoints: checkpointer }),
-              },
-            }),
-      },
-      config.grpcHost,
-      config.grpcPort,
-    );
-    const health = grpc.health;
+        config.grpcHost,
+        config.grpcPort,
+      );
+    }
+    const health = grpc?.health;
     onFreshness = (fresh) => {
-      health.setStatus(INTROSPECTION_SERVICE, fresh ? "SERVING" : "NOT_SERVING");
+      health?.setStatus(INTROSPECTION_SERVICE, fresh ? "SERVING" : "NOT_SERVING");
       if (fresh) logger.info({ maxStalenessMs: config.maxStalenessMs }, "read model within the staleness bound: introspection serving");
       else logger.warn({ maxStalenessMs: config.maxStalenessMs, lastHead: staleness?.lastHead }, "read model stale beyond the bound: introspection fails closed");
     };
-    if (staleness !== undefined && !staleness.isFresh()) health.setStatus(INTROSPECTION_SERVICE, "NOT_SERVING");
+    if (staleness !== undefined && !staleness.isFresh()) health?.setStatus(INTROSPECTION_SERVICE, "NOT_SERVING");
     if (has("http")) {
       const read = (file: string | undefined): Buffer | undefined => (file === undefined ? undefined : readFileSync(file));
       const [cert, key] = [read(config.tlsCertFile), read(config.tlsKeyFile)];

@@ -137,6 +137,12 @@ export const configSchema = z.object({
   httpPort: z.coerce.number().int().min(0).max(65535).default(8443),
   /** RFC 8414 issuer identifier, the public base URL of the HTTP port; default `<scheme>://<host>:<port>`. */
   httpIssuer: z.url({ protocol: /^https?$/ }).refine((u) => !u.endsWith("/") && !u.includes("?") && !u.includes("#"), "an issuer has no trailing slash, query or fragment").optional(),
+  /**
+   * Processes serving the `http` role (node:cluster workers sharing its port, connections handed
+   * out round-robin); 1 serves HTTP in this process. More than one uses more than one core: each
+   * worker is an `http`-only process reading the projector's file in this data dir.
+   */
+  httpWorkers: z.coerce.number().int().min(1).max(64).default(1),
   /** Largest request body the HTTP endpoints read (bytes); larger is 413. */
   httpMaxBodyBytes: z.coerce.number().int().min(1024).max(1_048_576).default(16_384),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
@@ -177,6 +183,12 @@ export const configSchema = z.object({
       path: ["httpHost"],
       message: `--insecure-dev serves plain HTTP only on loopback (127.0.0.1, ::1, localhost), not ${config.httpHost}`,
     });
+  }
+  if (config.httpWorkers > 1 && !config.roles.includes("http")) {
+    ctx.addIssue({ code: "custom", path: ["httpWorkers"], message: "HTTP workers serve the http role: add http to the roles, or leave GL_HTTP_WORKERS at 1" });
+  }
+  if (config.httpWorkers > 1 && config.metricsPort !== 0 && config.metricsPort + config.httpWorkers > 65535) {
+    ctx.addIssue({ code: "custom", path: ["httpWorkers"], message: `worker metrics take GL_METRICS_PORT + 1..${config.httpWorkers}: beyond port 65535` });
   }
   if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
     ctx.addIssue({ code: "custom", path: ["tlsCertFile"], message: "GL_TLS_CERT and GL_TLS_KEY go together" });
@@ -242,6 +254,7 @@ export const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   GL_HTTP_PORT: "httpPort",
   GL_HTTP_ISSUER: "httpIssuer",
   GL_HTTP_MAX_BODY_BYTES: "httpMaxBodyBytes",
+  GL_HTTP_WORKERS: "httpWorkers",
   LOG_LEVEL: "logLevel",
   GL_INSECURE_DEV: "insecureDev",
   GL_TLS_CERT: "tlsCertFile",

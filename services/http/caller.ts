@@ -1,8 +1,7 @@
-import { createHmac } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { authenticateClient, type OAuthCommandDeps } from "../commands/index.js";
-import type { Keyring } from "../crypto/keys.js";
+import { keyedHmac, type Keyring } from "../crypto/keys.js";
 import { isDomainError } from "../domain/shared/errors.js";
 import { certificateIdentity, type Caller, type CallerGate, type Freshness, type ReadModel } from "../grpc/index.js";
 import { invalidClient } from "./errors.js";
@@ -80,7 +79,7 @@ export class ResourceServerAuth {
   }
 
   async #verifySecret(clientId: string, secret: string, now: number): Promise<void> {
-    const key = createHmac("sha256", this.#options.keyring.stable.secret).update(`${clientId}\0${secret}`).digest("base64url");
+    const key = keyedHmac(this.#options.keyring.stable.secret).update(`${clientId}\0${secret}`).digest("base64url");
     const entry = this.#verified.get(key);
     if (entry !== undefined && now < entry.until) {
       const applied = this.#options.freshness.appliedSeq();

@@ -85,6 +85,10 @@ describe("npm run bench -- all --smoke", () => {
     const r = results.get("introspect-peer") as Result;
     expect(r.sides.map((s) => s.label)).toContain("ledger /oauth2/introspect (HTTP)");
     expect(r.ratios.find((ratio) => ratio.name === "req/s, ledger HTTP ÷ oidc-provider")?.target).toBe("≥ 3");
+    // By default the ledger serves HTTP from 2 workers, and their CPU counts with the primary's.
+    const http = r.sides.find((s) => s.label === "ledger /oauth2/introspect (HTTP)");
+    expect(Object.keys(http?.metrics ?? {})).toEqual(expect.arrayContaining(["ledger CPU/op (µs)", "HTTP worker 1 CPU/op (µs)", "HTTP worker 2 CPU/op (µs)"]));
+    expect(http?.metrics["HTTP worker 2 CPU/op (µs)"]?.median).toBeGreaterThan(0);
   });
 
   it("catchup applied every event on every side", () => {

@@ -27,30 +27,46 @@ export interface StartLedgerOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
+/** The environment of every ledger process a benchmark starts. */
+function ledgerEnv(natsUrl: string, dataDir: string, grpcPort: number): NodeJS.ProcessEnv {
+  return {
+    NATS_URL: natsUrl,
+    GL_GRPC_PORT: String(grpcPort),
+    GL_DATA_DIR: dataDir,
+    GL_SCOPE_CATALOG: join(repoRoot, "config/scopes.json"),
+    LOG_LEVEL: "warn",
+    // Benchmarks measure the ledger, not TLS: plaintext on loopback, as `npm start` serves.
+    GL_INSECURE_DEV: "1",
+    // The load generator is one caller: the per-caller introspection limit (2,000/s by default)
+    // would measure the limiter, not the ledger.
+    GL_INTROSPECT_RATE: "1000000",
+    GL_INTROSPECT_BURST: "10000000",
+  };
+}
+
+/**
+ * One more process on a running ledger's NATS and data dir: `serve --roles http` on `httpPort`,
+ * reading the projector's file (no metrics port). Resolves once the port accepts connections.
+ */
+export async function startHttpProcess(target: LedgerUnderTest, httpPort: number, cpuProfDir?: string): Promise<Child> {
+  const nodeArgs = cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`];
+  const env = { ...ledgerEnv(target.nats.url, target.dataDir, await freePort()), GL_ROLES: "http", GL_HTTP_PORT: String(httpPort), GL_METRICS_PORT: "0" };
+  const child = spawnTsx("scripts/cli.ts", ["serve"], env, nodeArgs);
+  try {
+    await child.waitForPort(httpPort);
+  } catch (error) {
+    await child.stop();
+    throw error;
+  }
+  return child;
+}
+
 export async function startLedgerUnderTest(options: StartLedgerOptions = {}): Promise<LedgerUnderTest> {
   const nats = await startNatsServer();
   const dataDir = await mkdtemp(join(tmpdir(), "gl-bench-"));
   const port = await freePort();
   const nodeArgs = options.cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`];
-  const ledger = spawnTsx(
-    "scripts/cli.ts",
-    ["serve"],
-    {
-      NATS_URL: nats.url,
-      GL_GRPC_PORT: String(port),
-      GL_DATA_DIR: dataDir,
-      GL_SCOPE_CATALOG: join(repoRoot, "config/scopes.json"),
-      LOG_LEVEL: "warn",
-      // Benchmarks measure the ledger, not TLS: plaintext on loopback, as `npm start` serves.
-      GL_INSECURE_DEV: "1",
-      // The load generator is one caller: the per-caller introspection limit (2,000/s by default)
-      // would measure the limiter, not the ledger.
-      GL_INTROSPECT_RATE: "1000000",
-      GL_INTROSPECT_BURST: "10000000",
-      ...options.env,
-    },
-    nodeArgs,
-  );
+  const ledger = spawnTsx("scripts/cli.ts", ["serve"], { ...ledgerEnv(nats.url, dataDir, port), ...options.env }, nodeArgs);
   try {
     await ledger.waitForPort(port);
   } catch (error) {

@@ -14,6 +14,8 @@ export interface BenchOptions {
   readonly size: number | undefined;
   /** Write V8 CPU profiles of the ledger process into this directory. */
   readonly cpuProfDir: string | undefined;
+  /** GL_HTTP_WORKERS of the ledger in benchmarks of its HTTP port (introspect-peer); each has a default. */
+  readonly httpWorkers: number | undefined;
   /** Progress lines. */
   log(line: string): void;
 }

@@ -18,6 +18,18 @@ describe("config: roles, staleness bound, metrics", () => {
     expect(() => loadConfig({ GL_ROLES: "," })).toThrow(/GL_ROLES: at least one role/);
   });
 
+  it("takes GL_HTTP_WORKERS (default 1) only with the http role, between 1 and 64", () => {
+    expect(loadConfig({}).httpWorkers).toBe(1);
+    expect(loadConfig({ GL_ROLES: "projector,http", GL_HTTP_WORKERS: "2" }).httpWorkers).toBe(2);
+    expect(() => loadConfig({ GL_HTTP_WORKERS: "2" })).toThrow(/GL_HTTP_WORKERS: HTTP workers serve the http role/);
+    expect(() => loadConfig({ GL_ROLES: "http", GL_HTTP_WORKERS: "0" })).toThrow(/GL_HTTP_WORKERS: /);
+    expect(() => loadConfig({ GL_ROLES: "http", GL_HTTP_WORKERS: "1.5" })).toThrow(/GL_HTTP_WORKERS: /);
+    expect(() => loadConfig({ GL_ROLES: "http", GL_HTTP_WORKERS: "65" })).toThrow(/GL_HTTP_WORKERS: /);
+    // Worker i serves its metrics on GL_METRICS_PORT + i.
+    expect(() => loadConfig({ GL_ROLES: "http", GL_HTTP_WORKERS: "4", GL_METRICS_PORT: "65533" })).toThrow(/GL_HTTP_WORKERS: worker metrics take GL_METRICS_PORT \+ 1\.\.4/);
+    expect(loadConfig({ GL_ROLES: "http", GL_HTTP_WORKERS: "4", GL_METRICS_PORT: "0" }).httpWorkers).toBe(4);
+  });
+
   it("lets flags win over the environment when asked", () => {
     expect(loadConfig({ GL_ROLES: "commands" }, { roles: "introspection" }).roles).toEqual(["commands"]);
     expect(loadConfig({ GL_ROLES: "commands" }, { roles: "introspection" }, { flagsWin: true }).roles).toEqual(["introspection"]);
