@@ -14,11 +14,15 @@ async function until(seen: readonly number[], count: number, ms: number): Promis
   while (seen.length < count && Date.now() < deadline) await sleep(50);
 }
 
-/** Appends through `writer`, riding out the election that follows a node's death. */
+/**
+ * Appends through `writer`, riding out the election that follows a node's death. The same request
+ * (same msgId) every time: an attempt that timed out but landed is answered from the dedupe window.
+ */
 async function appendRetrying(writer: JetStreamEventLog, id: string): Promise<number> {
+  const request = appendRequest(subjectRef(id));
   for (let tries = 1; ; tries++) {
     try {
-      return (await writer.append(appendRequest(subjectRef(id)))).seq;
+      return (await writer.append(request)).seq;
     } catch (error) {
       if (tries >= 60) throw error;
       await sleep(250);
