@@ -34,7 +34,7 @@ function exactLog2(n: number): number {
 const isPowerOfTwo = (n: number): boolean => exactLog2(n) >= 0;
 
 /** A growable array of 32-byte hashes in one buffer (no object per hash: 1M leaves = 32 MiB). */
-class HashArray {
+export class HashArray {
   private buf = Buffer.alloc(HASH_SIZE * 1024);
   length = 0;
 

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { decodeEnvelope, type StoredMessage } from "../eventlog/codec.js";
-import { leafHash, MerkleTree } from "./merkle.js";
+import { HashIndex } from "./hash-index.js";
+import { HashArray, leafHash, MerkleTree } from "./merkle.js";
 import { NoteError, openCheckpoint, type NoteVerifier } from "./note.js";
 
 /** How history broke. */
@@ -69,8 +70,15 @@ interface Segment {
  */
 export class LogVerifier {
   private readonly tree = new MerkleTree();
-  private readonly leafSeq = new Map<string, number>();
-  private readonly shaSeq = new Map<string, number>();
+  // Per message, compactly (a 10M log must fit in memory): the sequence of each leaf, every
+  // distinct body's SHA-256 and sequence, and indexes over both hashes (duplicates, chain targets).
+  private readonly leafSeqs: number[] = [];
+  private readonly leafIndex = new HashIndex((position) => this.tree.leaf(position - 1));
+  private readonly shas = new HashArray();
+  private readonly shaSeqs: number[] = [];
+  private readonly shaIndex = new HashIndex((position) => this.shas.at(position - 1));
+  /** Each aggregate's name once, however many messages point at it. */
+  private readonly names = new Map<string, string>();
   private readonly aggregateOf: (string | undefined)[] = [];
   private readonly lastOf = new Map<string, { seq: number; sha: string }>();
   private readonly pending: Pending[] = [];
@@ -93,15 +101,18 @@ export class LogVerifier {
     this.messages++;
     const leaf = leafHash(m.body);
     this.tree.append(leaf);
-    const leafHex = leaf.toString("hex");
-    const earlier = this.leafSeq.get(leafHex);
+    this.leafSeqs.push(seq);
+    const earlier = this.leafIndex.get(leaf);
     if (earlier !== undefined) {
-      this.report(seq, "duplicated", `message ${seq} repeats message ${earlier} byte for byte`);
+      this.report(seq, "duplicated", `message ${seq} repeats message ${this.leafSeqs[earlier - 1]} byte for byte`);
       return;
     }
-    this.leafSeq.set(leafHex, seq);
-    const sha = createHash("sha256").update(m.body).digest("hex");
-    this.shaSeq.set(sha, seq);
+    this.leafIndex.add(leaf, this.tree.size);
+    const digest = createHash("sha256").update(m.body).digest();
+    this.shas.push(digest);
+    this.shaSeqs.push(seq);
+    this.shaIndex.add(digest, this.shas.length);
+    const sha = digest.toString("hex");
 
     let envelope;
     try {
@@ -110,7 +121,9 @@ export class LogVerifier {
       this.report(seq, "altered", `message ${seq} is not a valid envelope (${error instanceof Error ? error.message : String(error)})`);
       return;
     }
-    const aggregate = `${envelope.aggregate.kind} ${envelope.aggregate.id}`;
+    const name = `${envelope.aggregate.kind} ${envelope.aggregate.id}`;
+    let aggregate = this.names.get(name);
+    if (aggregate === undefined) this.names.set(name, (aggregate = name));
     this.aggregateOf[seq] = aggregate;
     this.checkChain(seq, aggregate, envelope.prev, sha);
     for (const event of envelope.events) {
@@ -120,7 +133,7 @@ export class LogVerifier {
 
   private checkChain(seq: number, aggregate: string, prev: string | null, sha: string): void {
     // A message whose predecessor was waited for shows up: the waiting one came too early.
-    const waiting = this.pendingByPrev.get(sha);
+    const waiting = this.pendingByPrev.size === 0 ? undefined : this.pendingByPrev.get(sha);
     if (waiting !== undefined && waiting.aggregate === aggregate) {
       waiting.resolved = true;
       this.pendingByPrev.delete(sha);
@@ -133,7 +146,8 @@ export class LogVerifier {
       this.report(seq, "reordered", `message ${seq} claims to be the first of ${aggregate}, but message ${last?.seq} of it came earlier`);
       return;
     }
-    const target = this.shaSeq.get(prev);
+    const found = this.shaIndex.get(Buffer.from(prev, "hex"));
+    const target = found === undefined ? undefined : this.shaSeqs[found - 1];
     if (target !== undefined) {
       if (this.aggregateOf[target] !== aggregate) {
         this.report(seq, "altered", `message ${seq} of ${aggregate} chains to message ${target} of another aggregate`);
@@ -176,7 +190,8 @@ export class LogVerifier {
       this.segments.push({ checkpointSeq: seq, missing: 0 });
       return;
     }
-    const at = data.lastLeafHash === null ? 0 : this.leafSeq.get(data.lastLeafHash);
+    const position = data.lastLeafHash === null ? undefined : this.leafIndex.get(Buffer.from(data.lastLeafHash, "hex"));
+    const at = data.lastLeafHash === null ? 0 : position === undefined ? undefined : this.leafSeqs[position - 1];
     // Message `size` of the signed log now sits at `at`: earlier means messages went missing.
     const missing = at === undefined ? undefined : size - at;
     this.segments.push({ checkpointSeq: seq, missing });
