@@ -61,23 +61,21 @@ export class Idempotency {
 
   /**
    * Stores `pending` unless another attempt of the same request stored its own first; returns the
-   * one that won, so concurrent retries mint nothing twice.
+   * one that won, so concurrent retries mint nothing twice ({@link claim}, for commands that looked
+   * for a recorded answer first).
    */
   async reserve<P>(key: string, fp: string, pending: P): Promise<P> {
-    const record: Record<P, never> = { fp, pending };
-    if (await this.store.create(key, this.#seal(key, record))) return pending;
-    const existing = await this.recall<P, unknown>(key, fp);
-    if (existing?.pending !== undefined) return existing.pending;
+    const claimed = await this.claim<P, unknown>(key, fp, pending);
     // The winning attempt already recorded its answer (which replaces the pending values): that
     // answer is this request's answer too.
-    if (existing?.response !== undefined) throw new AlreadyAnswered(existing.response);
-    throw new Error("idempotency record vanished while reserving");
+    if ("response" in claimed) throw new AlreadyAnswered(claimed.response);
+    return claimed.pending;
   }
 
   /**
-   * {@link recall} and {@link reserve} in one round trip for the common case, a request seen for the
-   * first time: stores `pending` as the request's record unless it already has one (first writer
-   * wins, as `reserve`). Only when the key exists (a retry, or a concurrent attempt) is the record
+   * One round trip for the common case, a request seen for the first time, where a {@link recall}
+   * and then a create would take two: stores `pending` as the request's record unless it already
+   * has one (first writer wins). Only when the key exists (a retry, or a concurrent attempt) is the record
    * read: its answer when it was answered, else the pending values of the attempt that won.
    * Refuses a request_id reused for a different request, as `recall` does.
    */
