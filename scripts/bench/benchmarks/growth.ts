@@ -2,13 +2,14 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { IntrospectionServiceClient, type IntrospectResponse } from "../../../services/gen/grantledger/v1/introspection_service.js";
 import { freePort, startNatsServer, type NatsServer } from "../../nats-server.js";
 import { alternate, CPU, med, P50, summarize } from "../lib/ab.js";
 import { fillGrowthHistory } from "../lib/growth-history.js";
+import { call, ledgerEnv } from "../lib/ledger.js";
 import { startLoadGenerator, type LoadGenerator } from "../lib/load.js";
-import { repoRoot, sleep, spawnTsx, type Child } from "../lib/proc.js";
+import { sleep, spawnTsx, type Child } from "../lib/proc.js";
 import { atMost, type Benchmark, type BenchOptions, type BenchResult, type Ratio } from "../lib/types.js";
 
 const CONCURRENCY = 100;
@@ -29,13 +30,6 @@ interface Stack {
   readonly readModelBytes: number;
   stop(): Promise<void>;
 }
-
-const introspect = (client: IntrospectionServiceClient, token: string, minSequence: number): Promise<IntrospectResponse> =>
-  new Promise((resolve, reject) =>
-    client.introspect({ token, minSequence }, new Metadata(), { deadline: Date.now() + 30_000 }, (error: ServiceError | null, r: IntrospectResponse) =>
-      error ? reject(error) : resolve(r),
-    ),
-  );
 
 /**
  * Waits until every projection of the ledger (tokens and audit) has applied `head`, from its
@@ -77,17 +71,10 @@ async function startStack(tokens: number, hashKey: string, options: BenchOptions
     const port = await freePort();
     const metricsPort = await freePort();
     const ledger = spawnTsx("scripts/cli.ts", ["serve"], {
-      NATS_URL: nats.url,
-      GL_GRPC_PORT: String(port),
-      GL_DATA_DIR: dataDir,
+      ...ledgerEnv(nats.url, dataDir, port),
       GL_ROLES: "introspection,projector",
-      GL_SCOPE_CATALOG: join(repoRoot, "config/scopes.json"),
       GL_TOKEN_HASH_KEY: hashKey,
       GL_METRICS_PORT: String(metricsPort),
-      LOG_LEVEL: "warn",
-      GL_INSECURE_DEV: "1",
-      GL_INTROSPECT_RATE: "1000000",
-      GL_INTROSPECT_BURST: "10000000",
     });
     children.push(ledger);
     const started = performance.now();
@@ -97,7 +84,7 @@ async function startStack(tokens: number, hashKey: string, options: BenchOptions
     const probe = history.sample[history.sample.length - 1] as string;
     for (;;) {
       try {
-        const answer = await introspect(client, probe, history.messages);
+        const answer = await call<IntrospectResponse>((m, o, cb) => client.introspect({ token: probe, minSequence: history.messages }, m, o, cb));
         if (!answer.active) throw new Error(`${label}: a sampled token introspects inactive`);
         break;
       } catch (error) {

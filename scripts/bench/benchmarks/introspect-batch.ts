@@ -1,12 +1,9 @@
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { alternate, CPU, med, summarize, THROUGHPUT } from "../lib/ab.js";
 import type { MeasuredRun } from "../lib/load.js";
-import { seedLedger, startLedgerUnderTest } from "../lib/ledger.js";
+import { seedTokensFile, startLedgerUnderTest } from "../lib/ledger.js";
 import { startLoadGenerator } from "../lib/load.js";
-import { spawnTsx } from "../lib/proc.js";
+import { startOidcPeer } from "../lib/oidc-peer.js";
 import { spread } from "../lib/stats.js";
-import { freePort } from "../../nats-server.js";
 import { atLeast, type Benchmark, type BenchOptions, type BenchResult, type SideSummary } from "../lib/types.js";
 
 const BATCH_SIZE = 100;
@@ -15,7 +12,6 @@ const BATCHES_IN_FLIGHT = 8;
 /** Single-token requests in flight, as in introspect-peer. */
 const CONCURRENCY = 100;
 const CHANNELS = 4;
-const PEER_CLIENT = { id: "resource-server", secret: "rs-secret-0123456789abcdef0123456789abcdef" };
 
 const BATCH = `ledger IntrospectBatch (gRPC, ${BATCH_SIZE} tokens per call)`;
 const SINGLE = "ledger Introspect (gRPC, 1 token per call)";
@@ -43,33 +39,22 @@ export const introspectBatch: Benchmark = {
     const grants = options.smoke ? 8 : 100;
     options.log(`introspect-batch: starting nats-server, the ledger and oidc-provider with ${tokens} tokens each`);
     const target = await startLedgerUnderTest({ cpuProfDir: options.cpuProfDir });
-    const peerPort = await freePort();
-    const peerTokensFile = join(target.dataDir, "peer-tokens.txt");
-    const peer = spawnTsx("scripts/bench/targets/oidc-peer.ts", [String(peerPort), String(tokens), peerTokensFile]);
+    const peer = await startOidcPeer(target.dataDir, tokens);
     const loads = [];
     try {
-      const seeded = await seedLedger(target.address, grants, Math.ceil(tokens / 2));
-      const tokensFile = join(target.dataDir, "bench-tokens.txt");
-      await writeFile(tokensFile, seeded.tokens.slice(0, tokens).join("\n"));
-      await peer.waitFor("ready", 120_000);
+      const { tokensFile } = await seedTokensFile(target, grants, tokens);
+      await peer.ready();
       const batch = await startLoadGenerator({ kind: "grpc-introspect-batch", address: target.address, channels: CHANNELS, tokensFile, batchSize: BATCH_SIZE });
       loads.push(batch);
       const single = await startLoadGenerator({ kind: "grpc-introspect", address: target.address, channels: CHANNELS, tokensFile });
       loads.push(single);
-      const theirs = await startLoadGenerator({
-        kind: "http-introspect",
-        url: `http://127.0.0.1:${peerPort}/token/introspection`,
-        clientId: PEER_CLIENT.id,
-        clientSecret: PEER_CLIENT.secret,
-        tokensFile: peerTokensFile,
-        maxSockets: CONCURRENCY,
-      });
+      const theirs = await startLoadGenerator(peer.load(CONCURRENCY));
       loads.push(theirs);
       const timing = { warmupMs: options.warmupS * 1000, durationMs: options.durationS * 1000 };
       const runs = await alternate(options, [
         { label: BATCH, load: batch, run: { ...timing, concurrency: BATCHES_IN_FLIGHT }, watch: { ledger: target.ledger.pid } },
         { label: SINGLE, load: single, run: { ...timing, concurrency: CONCURRENCY }, watch: { ledger: target.ledger.pid } },
-        { label: PEER, load: theirs, run: { ...timing, concurrency: CONCURRENCY }, watch: { "oidc-provider": peer.pid } },
+        { label: PEER, load: theirs, run: { ...timing, concurrency: CONCURRENCY }, watch: { "oidc-provider": peer.child.pid } },
       ]);
       const b = withRequests(BATCH, runs.get(BATCH) ?? []);
       const s = withRequests(SINGLE, runs.get(SINGLE) ?? []);
@@ -101,7 +86,7 @@ export const introspectBatch: Benchmark = {
       };
     } finally {
       for (const load of loads) await load.close();
-      await peer.stop();
+      await peer.child.stop();
       await target.stop();
     }
   },

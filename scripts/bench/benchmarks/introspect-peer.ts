@@ -1,15 +1,13 @@
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { alternate, CPU, med, summarize, THROUGHPUT } from "../lib/ab.js";
-import { seedLedger, startHttpProcess, startLedgerUnderTest } from "../lib/ledger.js";
+import { seedTokensFile, startHttpProcess, startLedgerUnderTest } from "../lib/ledger.js";
 import { startLoadGenerator } from "../lib/load.js";
-import { nodeChildPids, sleep, spawnTsx, type Child } from "../lib/proc.js";
+import { startOidcPeer } from "../lib/oidc-peer.js";
+import { nodeChildPids, sleep, type Child } from "../lib/proc.js";
 import { freePort } from "../../nats-server.js";
 import { atLeast, atMost, type Benchmark, type BenchOptions, type BenchResult } from "../lib/types.js";
 
 const CONCURRENCY = 100;
 const CHANNELS = 4;
-const PEER_CLIENT = { id: "resource-server", secret: "rs-secret-0123456789abcdef0123456789abcdef" };
 
 const GRPC = "ledger Introspect (gRPC)";
 const HTTP = "ledger /oauth2/introspect (HTTP)";
@@ -67,15 +65,11 @@ export const introspectPeer: Benchmark = {
         throw error;
       });
     }
-    const peerPort = await freePort();
-    const peerTokensFile = join(target.dataDir, "peer-tokens.txt");
-    const peer = spawnTsx("scripts/bench/targets/oidc-peer.ts", [String(peerPort), String(tokens), peerTokensFile]);
+    const peer = await startOidcPeer(target.dataDir, tokens);
     const loads = [];
     try {
-      const seeded = await seedLedger(target.address, grants, Math.ceil(tokens / 2));
-      const tokensFile = join(target.dataDir, "bench-tokens.txt");
-      await writeFile(tokensFile, seeded.tokens.slice(0, tokens).join("\n"));
-      await peer.waitFor("ready", 120_000);
+      const { seeded, tokensFile } = await seedTokensFile(target, grants, tokens);
+      await peer.ready();
       const ours = await startLoadGenerator({ kind: "grpc-introspect", address: target.address, channels: CHANNELS, tokensFile });
       loads.push(ours);
       const oursHttp = await startLoadGenerator({
@@ -99,14 +93,7 @@ export const introspectPeer: Benchmark = {
               maxSockets: CONCURRENCY,
             });
       if (oursSingle !== undefined) loads.push(oursSingle);
-      const theirs = await startLoadGenerator({
-        kind: "http-introspect",
-        url: `http://127.0.0.1:${peerPort}/token/introspection`,
-        clientId: PEER_CLIENT.id,
-        clientSecret: PEER_CLIENT.secret,
-        tokensFile: peerTokensFile,
-        maxSockets: CONCURRENCY,
-      });
+      const theirs = await startLoadGenerator(peer.load(CONCURRENCY));
       loads.push(theirs);
       const run = { concurrency: CONCURRENCY, warmupMs: options.warmupS * 1000, durationMs: options.durationS * 1000 };
       const runs = await alternate(options, [
@@ -116,7 +103,7 @@ export const introspectPeer: Benchmark = {
         ...(oursSingle === undefined || single === undefined
           ? []
           : [{ label: HTTP_ONE, load: oursSingle, run, watch: { ledger: target.ledger.pid, "HTTP process": single.pid } }]),
-        { label: PEER, load: theirs, run, watch: { "oidc-provider": peer.pid } },
+        { label: PEER, load: theirs, run, watch: { "oidc-provider": peer.child.pid } },
       ]);
       const a = summarize(GRPC, runs.get(GRPC) ?? []);
       const h = summarize(HTTP, runs.get(HTTP) ?? []);
@@ -161,7 +148,7 @@ export const introspectPeer: Benchmark = {
       };
     } finally {
       for (const load of loads) await load.close();
-      await peer.stop();
+      await peer.child.stop();
       await single?.stop();
       await target.stop();
     }

@@ -1,7 +1,5 @@
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { alternate, CPU, med, P99, summarize, THROUGHPUT } from "../lib/ab.js";
-import { seedLedger, startLedgerUnderTest } from "../lib/ledger.js";
+import { seedTokensFile, startLedgerUnderTest } from "../lib/ledger.js";
 import { startLoadGenerator } from "../lib/load.js";
 import { spawnTsx } from "../lib/proc.js";
 import { freePort } from "../../nats-server.js";
@@ -27,9 +25,7 @@ export const introspect: Benchmark = {
     const noop = spawnTsx("scripts/bench/targets/noop-grpc.ts", [String(noopPort)]);
     const loads = [];
     try {
-      const seeded = await seedLedger(target.address, grants, Math.ceil(tokens / 2));
-      const tokensFile = join(target.dataDir, "bench-tokens.txt");
-      await writeFile(tokensFile, seeded.tokens.slice(0, tokens).join("\n"));
+      const { seeded, tokensFile } = await seedTokensFile(target, grants, tokens);
       await noop.waitFor("listening");
       const ours = await startLoadGenerator({ kind: "grpc-introspect", address: target.address, channels: CHANNELS, tokensFile });
       loads.push(ours);

@@ -1,16 +1,16 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { credentials } from "@grpc/grpc-js";
 import { IntrospectionServiceClient, type IntrospectResponse } from "../../../services/gen/grantledger/v1/introspection_service.js";
 import { RevocationServiceClient } from "../../../services/gen/grantledger/v1/revocation_service.js";
 import { TokenServiceClient, type IssueTokensResponse } from "../../../services/gen/grantledger/v1/token_service.js";
 import { freePort } from "../../nats-server.js";
 import { CPU, P99, summarize, THROUGHPUT } from "../lib/ab.js";
-import { seedLedger, startLedgerUnderTest } from "../lib/ledger.js";
+import { call, ledgerEnv, seedTokensFile, startLedgerUnderTest } from "../lib/ledger.js";
 import { startLoadGenerator, type LoadGenerator, type MeasuredRun } from "../lib/load.js";
-import { repoRoot, sleep, spawnTsx, type Child } from "../lib/proc.js";
+import { sleep, spawnTsx, type Child } from "../lib/proc.js";
 import { quantile, spread } from "../lib/stats.js";
 import { atMost, type Benchmark, type BenchOptions, type BenchResult, type Ratio, type SideSummary } from "../lib/types.js";
 
@@ -19,13 +19,8 @@ const CHANNELS = 4;
 /** Pollers per probe, started a fraction of a poll apart, so the first inactive answer is timed finely. */
 const POLLERS = 4;
 
-type Callback<Res> = (error: ServiceError | null, response: Res) => void;
-const call = <Res>(invoke: (metadata: Metadata, options: { deadline: number }, cb: Callback<Res>) => unknown): Promise<Res> =>
-  new Promise((resolveCall, reject) => {
-    const metadata = new Metadata();
-    metadata.set("x-actor", "bench-probe");
-    invoke(metadata, { deadline: Date.now() + 10_000 }, (error, response) => (error ? reject(error) : resolveCall(response)));
-  });
+type Invoke<Res> = Parameters<typeof call<Res>>[0];
+const probeCall = <Res>(invoke: Invoke<Res>): Promise<Res> => call(invoke, "bench-probe", 10_000);
 
 /** How the replica serves: one process with its own projector, or a projector and an introspection process over one file. */
 type Layout = "own copy" | "shared file";
@@ -48,19 +43,7 @@ async function startReplica(layout: Layout, natsUrl: string, env: NodeJS.Process
   const children: Child[] = [];
   const spawnRole = async (roles: string): Promise<number> => {
     const port = await freePort();
-    const child = spawnTsx("scripts/cli.ts", ["serve"], {
-      NATS_URL: natsUrl,
-      GL_GRPC_PORT: String(port),
-      GL_DATA_DIR: dataDir,
-      GL_ROLES: roles,
-      GL_SCOPE_CATALOG: join(repoRoot, "config/scopes.json"),
-      GL_METRICS_PORT: "0",
-      LOG_LEVEL: "warn",
-      GL_INSECURE_DEV: "1",
-      GL_INTROSPECT_RATE: "1000000",
-      GL_INTROSPECT_BURST: "10000000",
-      ...env,
-    });
+    const child = spawnTsx("scripts/cli.ts", ["serve"], { ...ledgerEnv(natsUrl, dataDir, port), GL_ROLES: roles, GL_METRICS_PORT: "0", ...env });
     children.push(child);
     await child.waitForPort(port);
     return port;
@@ -92,8 +75,8 @@ async function startReplica(layout: Layout, natsUrl: string, env: NodeJS.Process
  * acknowledgement arrived.
  */
 async function probe(tokens: TokenServiceClient, revocation: RevocationServiceClient, replica: IntrospectionServiceClient, grantId: string, n: number): Promise<number> {
-  const issued = await call<IssueTokensResponse>((m, o, cb) => tokens.issueTokens({ requestId: `probe-${n}-${Date.now()}`, grantId, scopes: [], includeRefreshToken: false }, m, o, cb));
-  const seen = await call<IntrospectResponse>((m, o, cb) => replica.introspect({ token: issued.accessToken, minSequence: issued.sequence }, m, o, cb));
+  const issued = await probeCall<IssueTokensResponse>((m, o, cb) => tokens.issueTokens({ requestId: `probe-${n}-${Date.now()}`, grantId, scopes: [], includeRefreshToken: false }, m, o, cb));
+  const seen = await probeCall<IntrospectResponse>((m, o, cb) => replica.introspect({ token: issued.accessToken, minSequence: issued.sequence }, m, o, cb));
   if (!seen.active) throw new Error("the replica calls a fresh token inactive");
   let acknowledgedAt = Number.POSITIVE_INFINITY;
   let firstInactiveStart = Number.POSITIVE_INFINITY;
@@ -102,14 +85,14 @@ async function probe(tokens: TokenServiceClient, revocation: RevocationServiceCl
     if (offsetMs > 0) await sleep(offsetMs);
     while (!done) {
       const started = performance.now();
-      const answer = await call<IntrospectResponse>((m, o, cb) => replica.introspect({ token: issued.accessToken }, m, o, cb));
+      const answer = await probeCall<IntrospectResponse>((m, o, cb) => replica.introspect({ token: issued.accessToken }, m, o, cb));
       if (!answer.active) {
         firstInactiveStart = Math.min(firstInactiveStart, started);
         done = true;
       }
     }
   };
-  const revoked = call((m, o, cb) => revocation.revokeToken({ requestId: `probe-revoke-${n}-${Date.now()}`, token: issued.accessToken }, m, o, cb)).then(() => {
+  const revoked = probeCall((m, o, cb) => revocation.revokeToken({ requestId: `probe-revoke-${n}-${Date.now()}`, token: issued.accessToken }, m, o, cb)).then(() => {
     acknowledgedAt = performance.now();
   });
   await Promise.all([revoked, ...Array.from({ length: POLLERS }, (_, i) => poller(i * 0.25))]);
@@ -151,9 +134,7 @@ export const revocationVisibility: Benchmark = {
     const primaryIntrospection = new IntrospectionServiceClient(primary.address, creds);
     const layouts: LayoutRun[] = [];
     try {
-      const seeded = await seedLedger(primary.address, grants, Math.ceil(tokenCount / 2));
-      const tokensFile = join(primary.dataDir, "bench-tokens.txt");
-      await writeFile(tokensFile, seeded.tokens.slice(0, tokenCount).join("\n"));
+      const { seeded, tokensFile } = await seedTokensFile(primary, grants, tokenCount);
       const warmupMs = options.warmupS * 1000;
       const durationMs = options.durationS * 1000;
       for (const layout of ["own copy", "shared file"] as const) {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
@@ -28,7 +28,7 @@ export interface StartLedgerOptions {
 }
 
 /** The environment of every ledger process a benchmark starts. */
-function ledgerEnv(natsUrl: string, dataDir: string, grpcPort: number): NodeJS.ProcessEnv {
+export function ledgerEnv(natsUrl: string, dataDir: string, grpcPort: number): NodeJS.ProcessEnv {
   return {
     NATS_URL: natsUrl,
     GL_GRPC_PORT: String(grpcPort),
@@ -91,11 +91,16 @@ export async function startLedgerUnderTest(options: StartLedgerOptions = {}): Pr
 
 type Callback<Res> = (error: ServiceError | null, response: Res) => void;
 
-const call = <Res>(invoke: (metadata: Metadata, options: { deadline: number }, cb: Callback<Res>) => unknown): Promise<Res> =>
+/** One unary call as a promise, naming its caller with `x-actor` (what `--insecure-dev` serving takes). */
+export const call = <Res>(
+  invoke: (metadata: Metadata, options: { deadline: number }, cb: Callback<Res>) => unknown,
+  actor = "bench-setup",
+  timeoutMs = 30_000,
+): Promise<Res> =>
   new Promise((resolveCall, reject) => {
     const metadata = new Metadata();
-    metadata.set("x-actor", "bench-setup");
-    invoke(metadata, { deadline: Date.now() + 30_000 }, (error, response) => (error ? reject(error) : resolveCall(response)));
+    metadata.set("x-actor", actor);
+    invoke(metadata, { deadline: Date.now() + timeoutMs }, (error, response) => (error ? reject(error) : resolveCall(response)));
   });
 
 /** Runs `task(i)` for i in [0, count) with at most `limit` in flight. */
@@ -187,4 +192,15 @@ export async function seedLedger(address: string, grants: number, pairs: number,
   } finally {
     clientService.close();
   }
+}
+
+/**
+ * Seeds `tokens` tokens over `grants` grants ({@link seedLedger}: access + refresh pairs) and writes
+ * them, one per line, to `<dataDir>/bench-tokens.txt` for the load generator.
+ */
+export async function seedTokensFile(target: LedgerUnderTest, grants: number, tokens: number): Promise<{ seeded: Seeded; tokensFile: string }> {
+  const seeded = await seedLedger(target.address, grants, Math.ceil(tokens / 2));
+  const tokensFile = join(target.dataDir, "bench-tokens.txt");
+  await writeFile(tokensFile, seeded.tokens.slice(0, tokens).join("\n"));
+  return { seeded, tokensFile };
 }

@@ -93,13 +93,13 @@ const lines = (file: string): string[] => readFileSync(file, "utf8").split("\n")
 
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)] as T;
 
+/** One client per channel, each on its own TCP connection: grpc-js shares subchannels between clients unless told not to. */
+const introspectionClients = (address: string, channels: number): IntrospectionServiceClient[] =>
+  Array.from({ length: channels }, () => new IntrospectionServiceClient(address, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }));
+
 function grpcIntrospect(spec: Extract<LoadSpec, { kind: "grpc-introspect" }>): Op {
   const tokens = lines(spec.tokensFile);
-  // One TCP connection per channel: grpc-js shares subchannels between clients unless told not to.
-  const clients = Array.from(
-    { length: spec.channels },
-    () => new IntrospectionServiceClient(spec.address, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
-  );
+  const clients = introspectionClients(spec.address, spec.channels);
   return (worker) =>
     new Promise((resolveOp, reject) => {
       const client = clients[worker % clients.length] as IntrospectionServiceClient;
@@ -111,10 +111,7 @@ function grpcIntrospect(spec: Extract<LoadSpec, { kind: "grpc-introspect" }>): O
 
 function grpcIntrospectBatch(spec: Extract<LoadSpec, { kind: "grpc-introspect-batch" }>): Op {
   const tokens = lines(spec.tokensFile);
-  const clients = Array.from(
-    { length: spec.channels },
-    () => new IntrospectionServiceClient(spec.address, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
-  );
+  const clients = introspectionClients(spec.address, spec.channels);
   return (worker) =>
     new Promise((resolveOp, reject) => {
       const client = clients[worker % clients.length] as IntrospectionServiceClient;

@@ -11,6 +11,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { createServer, type RequestListener } from "node:http";
+import { PEER_CLIENT } from "../lib/oidc-peer.js";
 
 interface ProviderInstance {
   callback(): RequestListener;
@@ -28,7 +29,6 @@ const Provider = (await load("oidc-provider")).default as ProviderClass;
 const MemoryAdapter = (await load("oidc-provider/lib/adapters/memory_adapter.js")).default as AdapterClass;
 const LRU = (await load("oidc-provider/lib/helpers/lru.js")).default as LruClass;
 
-const PEER_CLIENT = { id: "resource-server", secret: "rs-secret-0123456789abcdef0123456789abcdef" };
 const SCOPE = "openid account:read zone:read dns:read dns:edit offline_access";
 
 const port = Number(process.argv[2] ?? "0");
