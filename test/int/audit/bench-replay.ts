@@ -10,68 +10,28 @@
  * - filtered: replay for one user, one event type, one actor (the prefilter skips messages that
  *   cannot match without decoding them; grant resolution for the user).
  */
-import { randomUUID } from "node:crypto";
 import { DeliverPolicy } from "@nats-io/jetstream";
 import { credentials, Server, ServerCredentials } from "@grpc/grpc-js";
 import { pino } from "pino";
 import { replayEvents } from "../../../services/audit/replay.js";
 import { recordToJson } from "../../../services/audit/records.js";
-import { encodeEnvelope } from "../../../services/eventlog/codec.js";
 import { connectEventLog, type JetStreamEventLog } from "../../../services/eventlog/jetstream.js";
-import { subjectFor } from "../../../services/eventlog/subjects.js";
-import { headers as natsHeaders } from "@nats-io/transport-node";
 import { AuditServiceClient, AuditServiceService, type ReplayEventsResponse } from "../../../services/gen/grantledger/v1/audit_service.js";
 import { auditService } from "../../../services/grpc/audit-service.js";
 import { CallerGate } from "../../../services/grpc/auth.js";
 import { guardRpcs } from "../../../services/grpc/handler.js";
 import type { AuditReadModel } from "../../../projections/audit/queries.js";
-import type { AppendRequest } from "../../../services/eventlog/types.js";
 import { startNatsServer } from "../../support/nats-server.js";
+import { BenchHistory } from "./bench-history.js";
 
 const N = Number(process.argv[2] ?? 100_000);
 const server = await startNatsServer();
 const log = await connectEventLog({ servers: server.url, name: "bench" });
 
 async function fill(log: JetStreamEventLog, n: number): Promise<void> {
-  const grants = Math.max(1, Math.floor(n / 20));
-  const version = new Map<string, number>();
-  let pending: Promise<unknown>[] = [];
-  for (let i = 0; i < n; i++) {
-    const g = i % grants;
-    const grantId = `gr_${g}`;
-    const first = !version.has(grantId);
-    version.set(grantId, i);
-    const request: AppendRequest = {
-      aggregate: { kind: "grant", id: grantId },
-      expectedVersion: 0,
-      msgId: randomUUID(),
-      prev: null,
-      meta: { eventId: randomUUID(), at: 1_700_000_000_000 + i, actor: `actor-${i % 7}`, requestId: randomUUID() },
-      events: first
-        ? [{ type: "grant.created", data: { grantId, subject: `user-${g % 500}`, clientId: `cl_${g % 50}`, scopes: ["zone:read", "dns:read"], resources: [`acct-${g % 300}`], expiresAt: null, createdAt: 1_700_000_000_000 } }]
-        : [
-            {
-              type: "token.issued",
-              data: {
-                grantId,
-                tokens: [
-                  { tokenId: `at_${i}`, kind: "access_token", hash: `k1:${"A".repeat(43)}`, familyId: `fa_${i}`, scopes: ["zone:read"], issuedAt: 1_700_000_000_000 + i, expiresAt: 1_700_003_600_000 + i },
-                  { tokenId: `rt_${i}`, kind: "refresh_token", hash: `k1:${"B".repeat(43)}`, familyId: `fa_${i}`, scopes: ["zone:read"], issuedAt: 1_700_000_000_000 + i, expiresAt: 1_702_592_000_000 + i },
-                ],
-              },
-            },
-          ],
-    };
-    const encoded = encodeEnvelope(request);
-    const h = natsHeaders();
-    for (const [k, v] of Object.entries(encoded.headers)) h.set(k, v);
-    pending.push(log.js.publish(subjectFor(request.aggregate), encoded.body, { headers: h }));
-    if (pending.length >= 2000) {
-      await Promise.all(pending);
-      pending = [];
-    }
-  }
-  await Promise.all(pending);
+  const history = new BenchHistory(log, n, false);
+  for (let i = 0; i < n; i++) await history.append(i);
+  await history.flush();
 }
 
 const t0 = performance.now();

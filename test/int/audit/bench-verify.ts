@@ -1,20 +1,15 @@
 /**
  * `audit verify` throughput vs a raw read of the same stream: `npx tsx test/int/audit/bench-verify.ts [N]`
  * (default 100 000 messages). Not a test (no assertions beyond the report being ok). Fills a fresh
- * stream with a realistic history whose per-aggregate hash chains are right (grant creations and
- * token issues over many grants, `prev` = the previous message of the grant), with a signed
- * checkpoint every 100k messages and one at the end (the checkpointer role's code), then times 3
+ * stream with bench-history.ts's history, chained as the command handlers chain it (`prev` = the
+ * grant's previous message), with a signed checkpoint every 100k messages and one at the end (the checkpointer role's code), then times 3
  * runs of each: the raw read (`readRaw`, bytes only) and the verifier the CLI runs over it (every
  * chain, every Merkle root recomputed, every signature checked).
  */
-import { randomUUID } from "node:crypto";
-import { headers as natsHeaders } from "@nats-io/transport-node";
-import { encodeEnvelope } from "../../../services/eventlog/codec.js";
 import { connectEventLog } from "../../../services/eventlog/jetstream.js";
-import { subjectFor } from "../../../services/eventlog/subjects.js";
-import type { AppendRequest } from "../../../services/eventlog/types.js";
 import { Checkpointer, describeReport, generateSignerKey, LogVerifier, parseSignerKey, parseVerifierKey, readRaw, streamHead } from "../../../services/transparency/index.js";
 import { startNatsServer } from "../../support/nats-server.js";
+import { BenchHistory } from "./bench-history.js";
 
 const N = Number(process.argv[2] ?? 100_000);
 const CHECKPOINT_EVERY = 100_000;
@@ -24,47 +19,12 @@ const signer = parseSignerKey(generateSignerKey("bench-verify"));
 const checkpointer = new Checkpointer({ log, signer, origin: "bench.example/LEDGER", intervalMs: 0, actor: "bench", catchUpTimeoutMs: 600_000 }).start();
 
 const t0 = performance.now();
-const grants = Math.max(1, Math.floor(N / 20));
-const last = new Map<string, string>();
-let pending: Promise<unknown>[] = [];
+const history = new BenchHistory(log, N, true);
 let checkpoints = 0;
 for (let i = 0; i < N; i++) {
-  const grantId = `gr_${i % grants}`;
-  const prev = last.get(grantId) ?? null;
-  const request: AppendRequest = {
-    aggregate: { kind: "grant", id: grantId },
-    expectedVersion: 0,
-    msgId: randomUUID(),
-    prev,
-    meta: { eventId: randomUUID(), at: 1_700_000_000_000 + i, actor: `actor-${i % 7}`, requestId: randomUUID() },
-    events:
-      prev === null
-        ? [{ type: "grant.created", data: { grantId, subject: `user-${i % 500}`, clientId: `cl_${i % 50}`, scopes: ["zone:read"], resources: [`acct-${i % 300}`], expiresAt: null, createdAt: 1_700_000_000_000 } }]
-        : [
-            {
-              type: "token.issued",
-              data: {
-                grantId,
-                tokens: [
-                  { tokenId: `at_${i}`, kind: "access_token", hash: `k1:${"A".repeat(43)}`, familyId: `fa_${i}`, scopes: ["zone:read"], issuedAt: 1_700_000_000_000 + i, expiresAt: 1_700_003_600_000 + i },
-                  { tokenId: `rt_${i}`, kind: "refresh_token", hash: `k1:${"B".repeat(43)}`, familyId: `fa_${i}`, scopes: ["zone:read"], issuedAt: 1_700_000_000_000 + i, expiresAt: 1_702_592_000_000 + i },
-                ],
-              },
-            },
-          ],
-  };
-  const encoded = encodeEnvelope(request);
-  last.set(grantId, encoded.hash);
-  const h = natsHeaders();
-  for (const [k, v] of Object.entries(encoded.headers)) h.set(k, v);
-  pending.push(log.js.publish(subjectFor(request.aggregate), encoded.body, { headers: h }));
-  if (pending.length >= 2000) {
-    await Promise.all(pending);
-    pending = [];
-  }
+  await history.append(i);
   if ((i + 1) % CHECKPOINT_EVERY === 0 || i === N - 1) {
-    await Promise.all(pending);
-    pending = [];
+    await history.flush();
     await checkpointer.checkpoint();
     checkpoints++;
   }
