@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Database } from "better-sqlite3";
-import { readCheckpoint } from "./sqlite.js";
+import { openProjectionDatabase, readCheckpoint } from "./sqlite.js";
 
 /** The content digest of a projection file at the sequence it had applied. */
 export interface ProjectionDigest {
@@ -72,4 +72,14 @@ function encodeRow(row: readonly unknown[]): string {
     else out += `?${JSON.stringify(value)};`;
   }
   return `${out}\n`;
+}
+
+/** {@link projectionDigest} of the projection file at `file`, opened read-only for the purpose. */
+export function projectionFileDigest(file: string, projectionName: string): ProjectionDigest {
+  const db = openProjectionDatabase(file, { readonly: true });
+  try {
+    return projectionDigest(db, projectionName);
+  } finally {
+    db.close();
+  }
 }

@@ -2,7 +2,7 @@ export { startProjection } from "./runner.js";
 export { ProjectionApplyError, ProjectionVersionError } from "./projection.js";
 export { dataVersion, openProjectionDatabase, readCheckpoint, waitForCheckpoint } from "./sqlite.js";
 export { buildCopy } from "./rebuild.js";
-export { projectionDigest } from "./digest.js";
+export { projectionDigest, projectionFileDigest } from "./digest.js";
 export {
   candidatePath,
   claimedPath,

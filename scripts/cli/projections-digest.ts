@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { parseArgs } from "node:util";
-import { openProjectionDatabase, projectionDigest, resolveActive } from "../../projections/runner/index.js";
+import { projectionFileDigest, resolveActive } from "../../projections/runner/index.js";
 import { auditConfig, UsageError, withUsage } from "./audit-common.js";
 import { projectionNamed, projectionsDir } from "./projections-common.js";
 
@@ -27,17 +27,12 @@ export function projectionsDigest(args: string[]): Promise<number> {
       process.stderr.write(`no file ${file}\n`);
       return Promise.resolve(1);
     }
-    const db = openProjectionDatabase(file, { readonly: true });
-    try {
-      const result = projectionDigest(db, projection.name);
-      if (parsed.values.json === true) process.stdout.write(`${JSON.stringify({ projection: projection.name, file, ...result })}\n`);
-      else {
-        const rows = Object.entries(result.rows).map(([table, n]) => `${table}=${n}`).join(" ");
-        process.stdout.write(`${result.digest}  ${projection.name} seq ${result.seq}  ${file}\n  rows: ${rows}\n`);
-      }
-      return Promise.resolve(0);
-    } finally {
-      db.close();
+    const result = projectionFileDigest(file, projection.name);
+    if (parsed.values.json === true) process.stdout.write(`${JSON.stringify({ projection: projection.name, file, ...result })}\n`);
+    else {
+      const rows = Object.entries(result.rows).map(([table, n]) => `${table}=${n}`).join(" ");
+      process.stdout.write(`${result.digest}  ${projection.name} seq ${result.seq}  ${file}\n  rows: ${rows}\n`);
     }
+    return Promise.resolve(0);
   });
 }

@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openProjectionDatabase, projectionDigest, readPointer, writePointer, type ActiveFile } from "../../projections/runner/index.js";
+import { projectionFileDigest, readPointer, writePointer, type ActiveFile } from "../../projections/runner/index.js";
 import { connectEventLog, type JetStreamEventLog } from "../../services/eventlog/index.js";
 import { clientAndGrant, issue, rid, startE2E, type E2E } from "../support/e2e-harness.js";
 import { clientRegistered, grantCreated, issued, LogWriter, tokenIssued } from "../support/envelopes.js";
@@ -171,14 +171,7 @@ describe("blue-green rebuild of the tokens projection under introspection load",
     const oldFile = join(dir, before?.file ?? "tokens.v2.db");
     const newFile = join(dir, after?.file ?? "");
     expect(existsSync(oldFile)).toBe(true);
-    const digestOf = (file: string) => {
-      const db = openProjectionDatabase(file, { readonly: true });
-      try {
-        return projectionDigest(db, "tokens");
-      } finally {
-        db.close();
-      }
-    };
+    const digestOf = (file: string) => projectionFileDigest(file, "tokens");
     const oldDigest = digestOf(oldFile);
     const newDigest = digestOf(newFile);
     say(`old ${oldDigest.digest.slice(0, 16)}… at ${oldDigest.seq} ${JSON.stringify(oldDigest.rows)}; new ${newDigest.digest.slice(0, 16)}… at ${newDigest.seq}`);
@@ -223,14 +216,7 @@ describe("blue-green rebuild of the tokens projection under introspection load",
     expect(await search()).toEqual(before);
     await new Promise((r) => setTimeout(r, 3500));
     const dir = join(ledger.dataDir, "projections");
-    const digestOf = (file: string) => {
-      const db = openProjectionDatabase(join(dir, file), { readonly: true });
-      try {
-        return projectionDigest(db, "audit");
-      } finally {
-        db.close();
-      }
-    };
+    const digestOf = (file: string) => projectionFileDigest(join(dir, file), "audit");
     expect(digestOf(active.file)).toEqual(digestOf(from));
     say(`audit rebuilt into ${active.file}; ${before.events.length} token.revoked events found before and after`);
   });

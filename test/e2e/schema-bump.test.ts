@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openProjectionDatabase, projectionDigest, readPointer } from "../../projections/runner/index.js";
+import { projectionFileDigest, readPointer } from "../../projections/runner/index.js";
 import { createTokensProjection } from "../../projections/tokens/index.js";
 import { startLedgerNode, type LedgerNode } from "../../services/app/ledger.js";
 import { createLogger } from "../../services/app/logger.js";
@@ -20,14 +20,7 @@ const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const say = (line: string): void => console.log(`[schema-bump] ${line}`);
 const NO_CLEANUP = { expiredTokenGraceSeconds: 10 * 365 * 86_400 };
 
-const digestOf = (file: string) => {
-  const db = openProjectionDatabase(file, { readonly: true });
-  try {
-    return projectionDigest(db, "tokens");
-  } finally {
-    db.close();
-  }
-};
+const digestOf = (file: string) => projectionFileDigest(file, "tokens");
 
 describe("schema-version bump in a test build: automatic blue-green rebuild on start", () => {
   let nats: NatsServer;
