@@ -105,15 +105,17 @@ export class ResourceServerAuth {
     // Read before the row: an event projected after this point is noticed by the next request.
     const seenAt = this.#options.freshness.appliedSeq();
     const view = this.#options.readModel.getClient(clientId);
-    if (view?.status !== "active" || view.clientType !== "confidential") throw invalidClient("client authentication failed");
+    // The aggregate decides, not the row: a row may lag the log either way (a client registered or
+    // resumed a moment ago is not yet active there), and the token endpoint decides the same way.
     let state;
     try {
       state = await authenticateClient(this.#options.commands, { now: () => now }, clientId, secret);
     } catch (error) {
       throw isDomainError(error) && error.kind === "unauthenticated" ? invalidClient("client authentication failed") : error;
     }
-    // The aggregate has the last word: a client suspended after the read model's row was read.
-    if (state.status !== "active") throw invalidClient("client authentication failed");
+    if (state.status !== "active" || state.clientType !== "confidential") throw invalidClient("client authentication failed");
+    // Remembered only against a row that can show a later change; until the row exists, check again.
+    if (view?.status !== "active") return;
     const overlapEnds = state.previousSecretValidUntil !== null && now < state.previousSecretValidUntil ? state.previousSecretValidUntil : Infinity;
     this.#verified.set(key, { until: Math.min(now + this.#options.verifiedTtlMs, overlapEnds), clientSeq: view.seq, seenAt });
     if (this.#verified.size > this.#options.maxVerified) {
