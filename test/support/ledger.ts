@@ -95,12 +95,13 @@ export async function spawnLedgerProcess(natsUrl: string, dataDir: string, env: 
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
   process.once("exit", () => child.kill("SIGKILL"));
-  const deadline = Date.now() + 30_000;
+  // Generous: a restart under a loaded CI machine compiles the sources (tsx) and catches up first.
+  const deadline = Date.now() + 60_000;
   while (!output.includes("grant ledger serving")) {
     if (child.exitCode !== null) throw new Error(`ledger exited (${child.exitCode}):\n${output}`);
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
-      throw new Error(`ledger did not start within 30 s:\n${output}`);
+      throw new Error(`ledger did not start within 60 s:\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
