@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { CURRENT_SCHEMA_VERSION, parseEvent, type LedgerEvent } from "../domain/events.js";
 import { validationError } from "../domain/shared/errors.js";
 import { aggregateFromSubject, DEFAULT_SUBJECT_ROOT } from "./subjects.js";
@@ -77,7 +77,8 @@ function checkBody(raw: unknown): string | undefined {
 }
 
 /** SHA-256 (hex) of the exact body bytes: a message's `hash`, and the `prev` of the next one. */
-export const hashBody = (body: Uint8Array): string => createHash("sha256").update(body).digest("hex");
+// One-shot crypto.hash: no Hash object per message (~0.9 µs of ~2.7 per body on this machine).
+export const hashBody = (body: Uint8Array): string => hash("sha256", body, "hex");
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { decodeEnvelope, type StoredMessage } from "../eventlog/codec.js";
 import { HashIndex } from "./hash-index.js";
 import { HashArray, leafHash, MerkleTree } from "./merkle.js";
@@ -108,7 +108,7 @@ export class LogVerifier {
       return;
     }
     this.leafIndex.add(leaf, this.tree.size);
-    const digest = createHash("sha256").update(m.body).digest();
+    const digest = hash("sha256", m.body, "buffer");
     this.shas.push(digest);
     this.shaSeqs.push(seq);
     this.shaIndex.add(digest, this.shas.length);
