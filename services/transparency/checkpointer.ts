@@ -14,6 +14,7 @@ import type {
   GetInclusionProofResponse,
 } from "../gen/grantledger/v1/audit_service.js";
 import type { CheckpointQueries } from "../grpc/audit-service.js";
+import { blockHashes } from "./blocks.js";
 import { MerkleTree, verifyConsistency } from "./merkle.js";
 import { formatCheckpointBody, parseCheckpointBody, signNote, type NoteSigner } from "./note.js";
 import { readRaw } from "./raw-log.js";
@@ -169,6 +170,7 @@ export class Checkpointer implements CheckpointQueries {
                 rootHash: root.toString("base64"),
                 lastLeafHash: size === 0 ? null : this.tree.leaf(size - 1).toString("hex"),
                 note,
+                blocks: blockHashes(this.tree, last?.treeSize ?? 0, size),
               },
             },
           ],

@@ -149,6 +149,30 @@ export class MerkleTree {
     return proof.map((h) => Buffer.from(h));
   }
 
+  /** MTH(D[start:start+len]) of an aligned range (`start` a multiple of the largest power of two ≤ len). */
+  rangeHash(start: number, len: number): Buffer {
+    this.checkSize(start + len);
+    return Buffer.from(this.subtree(start, len));
+  }
+
+  /**
+   * {@link rangeHash} had the leaves in `overrides` been the given hashes instead: what the range
+   * would hash to with, say, two leaves swapped back. Untouched subranges are stored nodes, so a
+   * couple of overrides cost O(log² len) hashing.
+   */
+  rangeHashWith(start: number, len: number, overrides: ReadonlyMap<number, Uint8Array>): Buffer {
+    this.checkSize(start + len);
+    const walk = (s: number, n: number): Buffer => {
+      let touched: Uint8Array | undefined;
+      for (const [i, leaf] of overrides) if (i >= s && i < s + n) touched = leaf;
+      if (touched === undefined) return this.subtree(s, n);
+      if (n === 1) return Buffer.from(touched);
+      const k = splitPoint(n);
+      return nodeHash(walk(s, k), walk(s + k, n - k));
+    };
+    return walk(start, len);
+  }
+
   /**
    * MTH(D[start:start+len]) for the ranges the RFC recursion produces: `start` is a multiple of the
    * largest power of two ≤ len, so power-of-two ranges are stored nodes and others split once more.

@@ -1,5 +1,6 @@
 import { hash } from "node:crypto";
 import { decodeEnvelope, type StoredMessage } from "../eventlog/codec.js";
+import { locateChange, type BlockHashes } from "./blocks.js";
 import { HashIndex } from "./hash-index.js";
 import { HashArray, leafHash, MerkleTree } from "./merkle.js";
 import { NoteError, openCheckpoint, type NoteVerifier } from "./note.js";
@@ -89,6 +90,8 @@ export class LogVerifier {
   private messages = 0;
   private checkpoints = 0;
   private lastCheckpointSize = 0;
+  /** Leaves 0..vouched-1 are as a trusted checkpoint signed them (its root matched). */
+  private vouched = 0;
 
   constructor(private readonly options: VerifyOptions) {}
 
@@ -161,7 +164,10 @@ export class LogVerifier {
     this.pendingByPrev.set(prev, pending);
   }
 
-  private checkCheckpoint(seq: number, data: { origin: string; treeSize: number; rootHash: string; lastLeafHash: string | null; note: string }): void {
+  private checkCheckpoint(
+    seq: number,
+    data: { origin: string; treeSize: number; rootHash: string; lastLeafHash: string | null; note: string; blocks?: BlockHashes | undefined },
+  ): void {
     this.checkpoints++;
     let body;
     try {
@@ -188,6 +194,7 @@ export class LogVerifier {
     }
     if (this.tree.root(size).equals(body.rootHash)) {
       this.segments.push({ checkpointSeq: seq, missing: 0 });
+      this.vouched = Math.max(this.vouched, size);
       return;
     }
     const position = data.lastLeafHash === null ? undefined : this.leafIndex.get(Buffer.from(data.lastLeafHash, "hex"));
@@ -199,7 +206,25 @@ export class LogVerifier {
     if (missing === undefined) this.report(seq, "altered", `checkpoint ${seq}: root mismatch; message ${size}, the last it covers, was altered or is gone`);
     else if (missing > 0) this.report(seq, "missing", `checkpoint ${seq}: root mismatch; ${missing} message(s) of ${range} are missing`);
     else if (missing < 0) this.report(seq, "duplicated", `checkpoint ${seq}: root mismatch; ${-missing} message(s) were added to ${range}`);
-    else this.report(seq, "altered", `checkpoint ${seq}: root mismatch; a message of ${range} was altered or moved`);
+    else this.reportMoved(seq, range, data.blocks, size, body.rootHash);
+  }
+
+  /** A root mismatch with every message counted: the block hashes, when usable, say which moved. */
+  private reportMoved(seq: number, range: string, blocks: BlockHashes | undefined, size: number, root: Buffer): void {
+    const located = blocks === undefined ? undefined : locateChange(this.tree, blocks, this.vouched, size, root);
+    const seqOf = (leaf: number): number => this.leafSeqs[leaf] ?? leaf + 1;
+    if (located?.kind === "swapped") {
+      const [a, b] = [seqOf(located.a), seqOf(located.b)];
+      // Every later checkpoint finds the same swap again.
+      if (this.found.some((f) => f.seq === a && f.kind === "reordered")) return;
+      this.report(a, "reordered", `messages ${a} and ${b} are in each other's place: swapped back, they give the root checkpoint ${seq} signed`);
+    } else if (located?.kind === "changed") {
+      // Reported at the checkpoint: a block is a range, and the break may lie anywhere in it.
+      const [first, last] = [seqOf(located.first), seqOf(located.last)];
+      this.report(seq, "altered", `checkpoint ${seq}: root mismatch; its block hashes place the change in messages ${first}..${last}`);
+    } else {
+      this.report(seq, "altered", `checkpoint ${seq}: root mismatch; a message of ${range} was altered or moved`);
+    }
   }
 
   private report(seq: number, kind: BreakKind, detail: string): void {

@@ -155,12 +155,28 @@ describe("tamper evidence: audit verify on tampered copies of a real log", () =>
     expect(report.breaks[0]).toMatchObject({ seq: 8, kind: "reordered" });
   });
 
-  it("catches two swapped events of different aggregates at the next checkpoint, naming the range", async () => {
+  it("names two swapped events of different aggregates (no chain sees it) from the next checkpoint's block hashes", async () => {
     const tampered = [...original];
     [tampered[8], tampered[9]] = [at(10), at(9)];
     const report = await verifyCopy(tampered);
-    expect(report.breaks[0]).toMatchObject({ seq: 12, kind: "altered" });
-    expect(report.breaks[0]?.detail).toContain("messages 7..11");
+    expect(report.breaks).toHaveLength(1);
+    expect(report.breaks[0]).toMatchObject({ seq: 9, kind: "reordered" });
+    expect(report.breaks[0]?.detail).toContain("messages 9 and 10 are in each other's place");
+  });
+
+  it("without usable block hashes, still catches such a swap at the checkpoint, naming the range", async () => {
+    const tampered = [...original];
+    [tampered[8], tampered[9]] = [at(10), at(9)];
+    // Forged block hashes (they are outside the signed note) must not mislead: they no longer rebuild the root.
+    tampered[11] = edited(at(12), (body) => {
+      const events = body["events"] as { data: { blocks: { hashes: string } } }[];
+      const blocks = (events[0] as { data: { blocks: { hashes: string } } }).data.blocks;
+      blocks.hashes = Buffer.alloc(32, 1).toString("base64");
+    });
+    const report = await verifyCopy(tampered);
+    const atCheckpoint = report.breaks.find((b) => b.seq === 12);
+    expect(atCheckpoint).toMatchObject({ kind: "altered" });
+    expect(atCheckpoint?.detail).toContain("messages 7..11");
   });
 
   it("names a checkpoint with a wrong signature: bad-signature at its sequence", async () => {
