@@ -2,4 +2,5 @@
 # The `grant-ledger` CLI.
 set -euo pipefail
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
-exec node --import tsx "$root/scripts/cli.ts" "$@"
+bash "$root/scripts/build.sh" >&2
+exec node "$root/dist/scripts/cli.js" "$@"

@@ -2,11 +2,10 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { promisify } from "node:util";
+import { repoRoot } from "./repo-root.js";
 
-const repoRoot = resolve(fileURLToPath(new URL("..", import.meta.url)));
 
 /** Options of {@link startNatsServer}. */
 export interface NatsServerOptions {

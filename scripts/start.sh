@@ -5,10 +5,11 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/ensure-deps.sh
+bash scripts/build.sh
 if [ -z "${NATS_URL:-}" ]; then
   NATS_SERVER_BIN="$(bash scripts/ensure-nats.sh)"
   export NATS_SERVER_BIN
 fi
 # Plaintext on loopback for trying it out; with GL_TLS_CERT set, serve authenticated instead.
 if [ -z "${GL_TLS_CERT:-}" ]; then set -- --insecure-dev "$@"; fi
-exec node --import tsx scripts/cli.ts serve "$@"
+exec node dist/scripts/cli.js serve "$@"

@@ -71,10 +71,21 @@ export interface LedgerProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** Node arguments that run the CLI from the sources (tsx), as the tests do. */
+export const SOURCE_CLI: readonly string[] = ["--import", "tsx", join(repoRoot, "scripts/cli.ts")];
+/** Node arguments that run the CLI as `npm start` does: the build of scripts/build.sh. */
+export const BUILT_CLI: readonly string[] = [join(repoRoot, "dist/scripts/cli.js")];
+
 /** `port`: listen there (a restart on the address clients already use); default a free one. */
-export async function spawnLedgerProcess(natsUrl: string, dataDir: string, env: NodeJS.ProcessEnv = {}, port?: number): Promise<LedgerProcess> {
+export async function spawnLedgerProcess(
+  natsUrl: string,
+  dataDir: string,
+  env: NodeJS.ProcessEnv = {},
+  port?: number,
+  cli: readonly string[] = SOURCE_CLI,
+): Promise<LedgerProcess> {
   port ??= await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "scripts/cli.ts"), "serve"], {
+  const child = spawn(process.execPath, [...cli, "serve"], {
     cwd: repoRoot,
     env: {
       ...process.env,

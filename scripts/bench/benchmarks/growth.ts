@@ -9,7 +9,7 @@ import { alternate, CPU, med, P50, summarize } from "../lib/ab.js";
 import { fillGrowthHistory } from "../lib/growth-history.js";
 import { call, ledgerEnv } from "../lib/ledger.js";
 import { startLoadGenerator, type LoadGenerator } from "../lib/load.js";
-import { sleep, spawnTsx, type Child } from "../lib/proc.js";
+import { sleep, spawnLedgerCli, type Child } from "../lib/proc.js";
 import { atMost, type Benchmark, type BenchOptions, type BenchResult, type Ratio } from "../lib/types.js";
 
 const CONCURRENCY = 100;
@@ -70,7 +70,7 @@ async function startStack(tokens: number, hashKey: string, options: BenchOptions
     options.log(`  ${label}: ${history.messages} messages appended in ${(fillMs / 1000).toFixed(1)} s`);
     const port = await freePort();
     const metricsPort = await freePort();
-    const ledger = spawnTsx("scripts/cli.ts", ["serve"], {
+    const ledger = spawnLedgerCli(["serve"], {
       ...ledgerEnv(nats.url, dataDir, port),
       GL_ROLES: "introspection,projector",
       GL_TOKEN_HASH_KEY: hashKey,

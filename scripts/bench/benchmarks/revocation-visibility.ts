@@ -10,7 +10,7 @@ import { freePort } from "../../nats-server.js";
 import { CPU, P99, summarize, THROUGHPUT } from "../lib/ab.js";
 import { call, ledgerEnv, seedTokensFile, startLedgerUnderTest } from "../lib/ledger.js";
 import { startLoadGenerator, type LoadGenerator, type MeasuredRun } from "../lib/load.js";
-import { sleep, spawnTsx, type Child } from "../lib/proc.js";
+import { sleep, spawnLedgerCli, type Child } from "../lib/proc.js";
 import { quantile, spread } from "../lib/stats.js";
 import { atMost, type Benchmark, type BenchOptions, type BenchResult, type Ratio, type SideSummary } from "../lib/types.js";
 
@@ -43,7 +43,7 @@ async function startReplica(layout: Layout, natsUrl: string, env: NodeJS.Process
   const children: Child[] = [];
   const spawnRole = async (roles: string): Promise<number> => {
     const port = await freePort();
-    const child = spawnTsx("scripts/cli.ts", ["serve"], { ...ledgerEnv(natsUrl, dataDir, port), GL_ROLES: roles, GL_METRICS_PORT: "0", ...env });
+    const child = spawnLedgerCli(["serve"], { ...ledgerEnv(natsUrl, dataDir, port), GL_ROLES: roles, GL_METRICS_PORT: "0", ...env });
     children.push(child);
     await child.waitForPort(port);
     return port;

@@ -7,7 +7,7 @@ import { GrantServiceClient } from "../../../services/gen/grantledger/v1/grant_s
 import { IntrospectionServiceClient } from "../../../services/gen/grantledger/v1/introspection_service.js";
 import { TokenServiceClient, type IssueTokensResponse } from "../../../services/gen/grantledger/v1/token_service.js";
 import { freePort, startNatsServer, type NatsServer } from "../../nats-server.js";
-import { repoRoot, spawnTsx, type Child } from "./proc.js";
+import { repoRoot, spawnLedgerCli, type Child } from "./proc.js";
 
 /** A nats-server and a ledger (`grant-ledger serve`) in their own processes, on a temp store. */
 export interface LedgerUnderTest {
@@ -51,7 +51,7 @@ export function ledgerEnv(natsUrl: string, dataDir: string, grpcPort: number): N
 export async function startHttpProcess(target: LedgerUnderTest, httpPort: number, cpuProfDir?: string): Promise<Child> {
   const nodeArgs = cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`];
   const env = { ...ledgerEnv(target.nats.url, target.dataDir, await freePort()), GL_ROLES: "http", GL_HTTP_PORT: String(httpPort), GL_METRICS_PORT: "0" };
-  const child = spawnTsx("scripts/cli.ts", ["serve"], env, nodeArgs);
+  const child = spawnLedgerCli(["serve"], env, nodeArgs);
   try {
     await child.waitForPort(httpPort);
   } catch (error) {
@@ -66,7 +66,7 @@ export async function startLedgerUnderTest(options: StartLedgerOptions = {}): Pr
   const dataDir = await mkdtemp(join(tmpdir(), "gl-bench-"));
   const port = await freePort();
   const nodeArgs = options.cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`];
-  const ledger = spawnTsx("scripts/cli.ts", ["serve"], { ...ledgerEnv(nats.url, dataDir, port), ...options.env }, nodeArgs);
+  const ledger = spawnLedgerCli(["serve"], { ...ledgerEnv(nats.url, dataDir, port), ...options.env }, nodeArgs);
   try {
     await ledger.waitForPort(port);
   } catch (error) {

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -86,6 +86,21 @@ let hooked = false;
 /** Spawns `node --import tsx <script> ...args` from the repo root. */
 export function spawnTsx(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, nodeArgs: readonly string[] = []): Child {
   return spawnChild(process.execPath, [...nodeArgs, "--import", "tsx", join(repoRoot, script), ...args], env);
+}
+
+let built = false;
+
+/**
+ * Spawns the ledger CLI (`grant-ledger <args>`) as `npm start` runs it: the build in dist/
+ * (scripts/build.sh, run once per benchmark process), not the sources through tsx, whose __name()
+ * wrapping of every named function would be measured as the ledger's own cost.
+ */
+export function spawnLedgerCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, nodeArgs: readonly string[] = []): Child {
+  if (!built) {
+    execFileSync("bash", [join(repoRoot, "scripts/build.sh")], { cwd: repoRoot, stdio: ["ignore", "ignore", "inherit"] });
+    built = true;
+  }
+  return spawnChild(process.execPath, [...nodeArgs, join(repoRoot, "dist/scripts/cli.js"), ...args], env);
 }
 
 export function spawnChild(command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Child {

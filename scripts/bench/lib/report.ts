@@ -204,7 +204,7 @@ export function writeReport(results: Map<string, StoredResult>, markdownFile: st
     "```",
     "",
     "Each benchmark starts what it needs: a nats-server (scripts/nats-server.ts) on a temp store, the",
-    "ledger as its own process (`node --import tsx scripts/cli.ts serve`, LOG_LEVEL=warn), the baseline",
+    "ledger as its own process (`node dist/scripts/cli.js serve`, the build `npm start` runs, LOG_LEVEL=warn), the baseline",
     "or peer as its own process, and a separate load-generator process (scripts/bench/lib/loadgen.ts)",
     "with a closed loop of N requests in flight over 127.0.0.1. Results go to",
     "`bench/results/<name>-<timestamp>.json` (git-ignored) and this file is regenerated from the latest",
