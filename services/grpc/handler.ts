@@ -88,7 +88,7 @@ export function unary<Req, Res, Input>(
   logger: Logger,
   method: string,
   schema: z.ZodType<Input>,
-  run: (input: Input, ctx: RpcContext) => Promise<Res>,
+  run: (input: Input, ctx: RpcContext) => Res | Promise<Res>,
   options: UnaryOptions<Req> = {},
 ): handleUnaryCall<Req, Res> {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
@@ -138,18 +138,29 @@ export function unary<Req, Res, Input>(
       callback(failure, null);
       return;
     }
-    // Called inside a promise chain so a handler that throws synchronously still gets its status
-    // and its log line (a bare throw would reach grpc-js as UNKNOWN, unlogged).
-    Promise.resolve(parsed.data).then((input) => run(input, ctx)).then(
-      (response) => {
-        finish(0);
-        callback(null, response, trailers);
-      },
-      (error: unknown) => {
-        const failure = toServiceError(error);
-        finish(failure.code, error);
-        callback(failure, null);
-      },
-    );
+    const succeed = (response: Res): void => {
+      finish(0);
+      callback(null, response, trailers);
+    };
+    const fail = (error: unknown): void => {
+      const failure = toServiceError(error);
+      finish(failure.code, error);
+      callback(failure, null);
+    };
+    // A handler may answer synchronously (Introspect does when nothing needs waiting for): then no
+    // promise is made for the call. A synchronous throw still gets its status and its log line (a
+    // bare throw would reach grpc-js as UNKNOWN, unlogged).
+    let result: Res | Promise<Res>;
+    try {
+      result = run(parsed.data, ctx);
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    if (isPromise(result)) result.then(succeed, fail);
+    else succeed(result);
   };
 }
+
+const isPromise = <T>(value: T | Promise<T>): value is Promise<T> =>
+  typeof (value as { then?: unknown } | null)?.then === "function";
