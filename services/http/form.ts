@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import type { IncomingMessage } from "node:http";
 import { invalidRequest, OAuthHttpError } from "./errors.js";
 
@@ -63,9 +64,8 @@ export async function readForm(request: IncomingMessage, limits: FormLimits = DE
     throw invalidRequest("content-type must be application/x-www-form-urlencoded (UTF-8)");
   }
   const body = await readBody(request, limits.maxBytes);
+  if (!isUtf8(body)) throw invalidRequest("the request body is not valid UTF-8");
   const text = body.toString("utf8");
-  // toString replaces invalid UTF-8 with U+FFFD: a body that does not round-trip was not UTF-8.
-  if (!Buffer.from(text, "utf8").equals(body)) throw invalidRequest("the request body is not valid UTF-8");
   const params = new Map<string, string>();
   if (text === "") return params;
   const pairs = text.split("&");

@@ -59,6 +59,15 @@ export interface HttpServer {
 
 const PRINTABLE = /^[\x21-\x7e]{1,128}$/;
 
+/** Every answer is JSON that no cache may keep (RFC 6749 §5.1), never sniffed. */
+const DEFAULT_HEADER_OBJECT: Readonly<Record<string, string>> = {
+  "content-type": "application/json; charset=utf-8",
+  "cache-control": "no-store",
+  pragma: "no-cache",
+  "x-content-type-options": "nosniff",
+};
+const DEFAULT_HEADERS: readonly string[] = Object.entries(DEFAULT_HEADER_OBJECT).flat();
+
 interface Route {
   readonly method: "GET" | "POST";
   readonly endpoint: Endpoint;
@@ -83,6 +92,7 @@ export async function startHttpServer(deps: HttpDeps, options: HttpServerOptions
         endpoint: introspectionEndpoint({
           callers: new ResourceServerAuth(deps),
           introspect: tokenIntrospector(deps),
+          appliedSeq: () => deps.freshness.appliedSeq(),
           staleness: deps.staleness,
           issuer: issuerOf,
           form,
@@ -102,15 +112,16 @@ export async function startHttpServer(deps: HttpDeps, options: HttpServerOptions
     const route = routes.get(path);
     const finish = (reply: Reply, error?: unknown): void => {
       const body = reply.body === undefined ? "" : JSON.stringify(reply.body);
-      response.writeHead(reply.status, {
-        "content-type": "application/json; charset=utf-8",
-        "cache-control": "no-store",
-        pragma: "no-cache",
-        "x-content-type-options": "nosniff",
-        "x-request-id": clientRequestId ?? ctx.requestId,
-        "content-length": Buffer.byteLength(body),
-        ...reply.headers,
-      });
+      const requestId = clientRequestId ?? ctx.requestId;
+      const length = Buffer.byteLength(body);
+      // The usual answer (no headers of its own) as a flat name/value list: no object built and
+      // walked per response. An endpoint's own headers may replace the defaults (metadata caches).
+      response.writeHead(
+        reply.status,
+        reply.headers === undefined
+          ? [...DEFAULT_HEADERS, "x-request-id", requestId, "content-length", String(length)]
+          : { ...DEFAULT_HEADER_OBJECT, "x-request-id": requestId, "content-length": length, ...reply.headers },
+      );
       response.end(body);
       // A body we stopped reading (too large) is not drained: the connection goes with the answer.
       if (reply.headers?.["connection"] === "close") response.once("finish", () => request.destroy());
