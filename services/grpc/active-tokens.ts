@@ -27,9 +27,11 @@ export class ActiveTokenCache {
     this.#max = max;
   }
 
-  /** Starts a lookup step: forgets everything if the read model applied anything since the last. */
-  sync(): void {
-    const seq = this.#appliedSeq();
+  /**
+   * Starts a lookup step: forgets everything if the read model applied anything since the last.
+   * `seq`: the position as the caller read it in this same synchronous step (read here if absent).
+   */
+  sync(seq = this.#appliedSeq()): void {
     if (seq !== this.#seq) {
       this.#entries.clear();
       this.#seq = seq;

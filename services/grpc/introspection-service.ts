@@ -136,12 +136,13 @@ export function introspectionService(deps: GrpcDeps): IntrospectionServiceServer
 export function tokenIntrospector(deps: Pick<GrpcDeps, "keyring" | "readModel" | "freshness">) {
   const { keyring, readModel } = deps;
   const cache = new ActiveTokenCache(() => deps.freshness.appliedSeq());
-  return (token: string, now: number, allowed: readonly string[] | undefined): ActiveToken | undefined => {
+  /** `appliedSeq`: the read model's position if the caller read it in this same synchronous step. */
+  return (token: string, now: number, allowed: readonly string[] | undefined, appliedSeq?: number): ActiveToken | undefined => {
     const kind = parseTokenKind(token);
     const wellFormed = kind === "access_token" || kind === "refresh_token";
     // The position first, then the lookups, in one synchronous step: an answer read here is
     // remembered for a position at or before the data it was read from.
-    cache.sync();
+    cache.sync(appliedSeq);
     let hit: ActiveToken | undefined;
     let skipped: string[] | undefined;
     for (const key of keyring.verifying) {
