@@ -22,6 +22,11 @@ export interface IntrospectedToken {
   readonly expiresAt: number;
   readonly grantId: string;
   readonly resources: string[];
+  /**
+   * Epoch ms from which time alone makes the answer inactive: the earlier of the token's and its
+   * grant's expiry (what a cached answer is checked against; nothing but a new event changes the rest).
+   */
+  readonly validUntil: number;
 }
 
 /** An authorization code whatever its state, for redemption to find its grant. */
@@ -105,7 +110,7 @@ const EXPIRED = "expired";
 // to the client's token watermark, which covers every family started at or before it.
 export const INTROSPECT_SQL = `
 SELECT t.token_id, t.kind, t.scopes, g.client_id, g.subject, t.issued_at, t.expires_at, t.grant_id, g.resources,
-       g.scopes, c.allowed_scopes
+       g.scopes, c.allowed_scopes, g.expires_at
 FROM tokens t
 JOIN grants g ON g.grant_id = t.grant_id
 JOIN clients c ON c.client_id = g.client_id
@@ -117,7 +122,7 @@ WHERE t.hash = ? AND t.expires_at > ? AND t.revoked_seq IS NULL
   AND (s.revoked_seq IS NULL OR g.created_seq > s.revoked_seq)
   AND c.status = 'active' AND (c.tokens_revoked_seq IS NULL OR f.created_seq > c.tokens_revoked_seq)`;
 
-type IntrospectRow = [string, TokenKind, string, string, string, number, number, string, string, string, string];
+type IntrospectRow = [string, TokenKind, string, string, string, number, number, string, string, string, string, number | null];
 
 const CLIENT_COLUMNS = `client_id AS clientId, owner_account AS ownerAccount, name, redirect_uris AS redirectUris,
   allowed_scopes AS allowedScopes, client_type AS clientType, status, status_reason AS statusReason,
@@ -228,6 +233,7 @@ export class TokensReadModel {
       expiresAt: row[6],
       grantId: row[7],
       resources: splitList(row[8], LIST_SEPARATOR),
+      validUntil: row[11] === null ? row[6] : Math.min(row[6], row[11]),
     };
   }
 

@@ -22,9 +22,19 @@ export interface Staleness {
   readonly maxStalenessMs: number;
   /** How old the last confirmation is, ms (Infinity before the first). */
   stalenessMs(): number;
+  /** True while the last confirmation is within the bound (no waiting). */
+  isFresh(): boolean;
   /** True when fresh now, or once fresh within `timeoutMs`. */
   waitFresh(timeoutMs: number): Promise<boolean>;
 }
+
+/**
+ * True when a query may answer right away: no `min_sequence` beyond what the read model applied and
+ * the read model within its staleness bound. The hot path's check: when false, take the waits
+ * ({@link awaitSequence}, {@link assertFresh}), which decide the same things with a bounded wait.
+ */
+export const readableNow = (freshness: Freshness, minSequence: number | undefined, staleness: Staleness | undefined): boolean =>
+  (minSequence === undefined || minSequence <= freshness.appliedSeq()) && (staleness === undefined || staleness.isFresh());
 
 /**
  * Fail closed: a read model that cannot confirm it is within the bound of the log answers

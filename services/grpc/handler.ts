@@ -81,6 +81,65 @@ export interface UnaryOptions<Req> {
 }
 
 /**
+ * One unary call's state and steps, and its {@link RpcContext}: a class rather than closures, so a
+ * call allocates one object and no functions (under tsx every named closure also costs a
+ * `__name` property definition per call). The request id and the child logger are made only when
+ * something uses them: on the introspection hot path with info logging off, neither is.
+ */
+class UnaryCall<Res> implements RpcContext {
+  readonly now = Date.now;
+  readonly caller: Caller;
+  #requestId: string | undefined;
+  #log: Logger | undefined;
+  /** Made only when a handler sets one: most answers carry no trailer of their own. */
+  #trailers: Metadata | undefined;
+
+  constructor(
+    readonly logger: Logger,
+    readonly method: string,
+    readonly actor: string,
+    caller: Caller | undefined,
+    requestId: string | undefined,
+    readonly started: number,
+    readonly callback: sendUnaryData<Res>,
+  ) {
+    // Only read once the gate admitted the call (an unadmitted call never reaches a handler).
+    this.caller = caller as Caller;
+    this.#requestId = requestId;
+  }
+
+  get requestId(): string {
+    return (this.#requestId ??= randomUUID());
+  }
+
+  get log(): Logger {
+    return (this.#log ??= this.logger.child({ method: this.method, requestId: this.requestId, actor: this.actor }));
+  }
+
+  setTrailer(key: string, value: string): void {
+    (this.#trailers ??= new Metadata()).set(key, value);
+  }
+
+  finish(code: number, error?: unknown): void {
+    const durationMs = Math.round((performance.now() - this.started) * 1000) / 1000;
+    if (code === 13) this.log.error({ grpcCode: code, durationMs, err: error }, "rpc failed");
+    else if (this.logger.isLevelEnabled("info")) this.log.info({ grpcCode: code, durationMs }, "rpc");
+    observers.get(this.logger)?.rpc(this.method, code, durationMs);
+  }
+
+  succeed(response: Res): void {
+    this.finish(0);
+    this.callback(null, response, this.#trailers);
+  }
+
+  fail(error: unknown, log = true): void {
+    const failure = toServiceError(error);
+    this.finish(failure.code, log ? error : undefined);
+    this.callback(failure, null);
+  }
+}
+
+/**
  * Wraps one unary RPC as named steps: validate with zod at the edge → run → respond, with one
  * structured log line per call (method, gRPC code, duration, request id, actor; never a payload).
  */
@@ -88,68 +147,45 @@ export function unary<Req, Res, Input>(
   logger: Logger,
   method: string,
   schema: z.ZodType<Input>,
-  run: (input: Input, ctx: RpcContext) => Promise<Res>,
+  run: (input: Input, ctx: RpcContext) => Res | Promise<Res>,
   options: UnaryOptions<Req> = {},
 ): handleUnaryCall<Req, Res> {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     const started = performance.now();
     const body = call.request as { requestId?: unknown };
-    // The request id and the child logger are made only when something uses them: on the
-    // introspection hot path with info logging off, neither is.
-    let requestId =
+    const requestId =
       typeof body.requestId === "string" && PRINTABLE.test(body.requestId) ? body.requestId : header(call.metadata, "x-request-id");
-    const requestIdOf = (): string => (requestId ??= randomUUID());
     // Authenticate → authorize → rate limit, before the request is even validated.
     const admitted = admitCall(logger, call, method, options.cost?.(call.request) ?? 1);
-    const actor = admitted.caller?.identity ?? "unauthenticated";
-    let log: Logger | undefined;
-    const logOf = (): Logger => (log ??= logger.child({ method, requestId: requestIdOf(), actor }));
-    const finish = (code: number, error?: unknown): void => {
-      const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-      if (code === 13) logOf().error({ grpcCode: code, durationMs, err: error }, "rpc failed");
-      else if (logger.isLevelEnabled("info")) logOf().info({ grpcCode: code, durationMs }, "rpc");
-      observers.get(logger)?.rpc(method, code, durationMs);
-    };
+    const ctx = new UnaryCall(logger, method, admitted.caller?.identity ?? "unauthenticated", admitted.caller, requestId, started, callback);
     if (admitted.caller === undefined) {
-      const failure = toServiceError(admitted.error);
-      finish(failure.code, admitted.error);
-      callback(failure, null);
+      ctx.fail(admitted.error);
       return;
     }
-    // Made only when a handler sets one: most answers carry no trailer of their own.
-    let trailers: Metadata | undefined;
-    const ctx: RpcContext = {
-      setTrailer: (key, value) => (trailers ??= new Metadata()).set(key, value),
-      actor,
-      get requestId() {
-        return requestIdOf();
-      },
-      now: Date.now,
-      get log() {
-        return logOf();
-      },
-      method,
-      caller: admitted.caller,
-    };
     const parsed = schema.safeParse(call.request);
     if (!parsed.success) {
-      const failure = toServiceError(parsed.error);
-      finish(failure.code);
-      callback(failure, null);
+      // Not logged as an error: a bad request is the caller's (its status says so).
+      ctx.fail(parsed.error, false);
       return;
     }
-    // Called inside a promise chain so a handler that throws synchronously still gets its status
-    // and its log line (a bare throw would reach grpc-js as UNKNOWN, unlogged).
-    Promise.resolve(parsed.data).then((input) => run(input, ctx)).then(
-      (response) => {
-        finish(0);
-        callback(null, response, trailers);
-      },
-      (error: unknown) => {
-        const failure = toServiceError(error);
-        finish(failure.code, error);
-        callback(failure, null);
-      },
-    );
+    // A handler may answer synchronously (Introspect does when nothing needs waiting for): then no
+    // promise is made for the call. A synchronous throw still gets its status and its log line (a
+    // bare throw would reach grpc-js as UNKNOWN, unlogged).
+    let result: Res | Promise<Res>;
+    try {
+      result = run(parsed.data, ctx);
+    } catch (error) {
+      ctx.fail(error);
+      return;
+    }
+    if (isPromise(result)) {
+      result.then(
+        (response) => ctx.succeed(response),
+        (error: unknown) => ctx.fail(error),
+      );
+    } else ctx.succeed(result);
   };
 }
+
+const isPromise = <T>(value: T | Promise<T>): value is Promise<T> =>
+  typeof (value as { then?: unknown } | null)?.then === "function";

@@ -8,7 +8,8 @@ import { parseTokenKind } from "../domain/shared/token-format.js";
 import { hashToken } from "../crypto/keys.js";
 import { servesAny } from "../security/policy.js";
 import { minSequence } from "./fields.js";
-import { assertFresh, awaitSequence } from "./consistency.js";
+import { ActiveTokenCache } from "./active-tokens.js";
+import { assertFresh, awaitSequence, readableNow } from "./consistency.js";
 import { unary, type RpcContext } from "./handler.js";
 import type { ActiveToken } from "./read-model.js";
 import type { GrpcDeps } from "./services.js";
@@ -85,6 +86,12 @@ export function introspectionService(deps: GrpcDeps): IntrospectionServiceServer
     await assertFresh(deps.staleness, Math.min(deps.minSequenceWaitMs, 1000));
   };
   /**
+   * Answers synchronously when there is nothing to wait for (the common case: no promise, no
+   * microtask per call); otherwise after the waits, which decide the same things.
+   */
+  const whenReadable = <T>(minSequence: number | undefined, respond: () => T): T | Promise<T> =>
+    readableNow(deps.freshness, minSequence, deps.staleness) ? respond() : readable(minSequence).then(respond);
+  /**
    * The sequence the answer reflects. Call it in the same synchronous step as the lookups (no await
    * between: a resumed await could let the projector commit first): exact when the projector runs in
    * this process, a lower bound for a reader of another process's file. Clients check their answers
@@ -92,23 +99,24 @@ export function introspectionService(deps: GrpcDeps): IntrospectionServiceServer
    */
   const stamp = (ctx: RpcContext): void => ctx.setTrailer?.("gl-sequence", String(deps.freshness.appliedSeq()));
   return {
-    introspect: unary(deps.logger, "Introspect", schema, async (input, ctx) => {
-      await readable(input.minSequence);
-      stamp(ctx);
-      return answer(input.token, ctx.now(), ctx);
-    }),
+    introspect: unary(deps.logger, "Introspect", schema, (input, ctx) =>
+      whenReadable(input.minSequence, () => {
+        stamp(ctx);
+        return answer(input.token, ctx.now(), ctx);
+      }),
+    ),
     // One clock reading for the whole batch: every token is judged at the same instant, as of the
     // one applied sequence stamped (the lookups run in one synchronous loop).
     introspectBatch: unary(
       deps.logger,
       "IntrospectBatch",
       batchSchema,
-      async (input, ctx) => {
-        await readable(input.minSequence);
-        stamp(ctx);
-        const now = ctx.now();
-        return { results: input.tokens.map((t) => answer(t, now, ctx)) };
-      },
+      (input, ctx) =>
+        whenReadable(input.minSequence, () => {
+          stamp(ctx);
+          const now = ctx.now();
+          return { results: input.tokens.map((t) => answer(t, now, ctx)) };
+        }),
       { cost: batchCost },
     ),
   };
@@ -118,24 +126,43 @@ export function introspectionService(deps: GrpcDeps): IntrospectionServiceServer
  * The introspection decision, shared by the gRPC service and the HTTP endpoint (services/http):
  * the token when it is active and visible to a caller restricted to `allowed` resources
  * (undefined: unrestricted), else undefined — whatever the reason, with the same work done.
+ *
+ * Active answers are remembered for the read model's current applied position
+ * ({@link ActiveTokenCache}): a repeat introspection of an active token skips the point lookup
+ * while nothing new is projected. Only an answer given as active and visible skips it: when the
+ * answer is inactive (a hidden token, a kind that does not match), the lookups the cache saved are
+ * made anyway, so every inactive answer still costs one keyed hash and one lookup per verifying key.
  */
-export function tokenIntrospector(deps: Pick<GrpcDeps, "keyring" | "readModel">) {
-  const lookup = (token: string, now: number): ActiveToken | undefined => {
+export function tokenIntrospector(deps: Pick<GrpcDeps, "keyring" | "readModel" | "freshness">) {
+  const { keyring, readModel } = deps;
+  const cache = new ActiveTokenCache(() => deps.freshness.appliedSeq());
+  /** `appliedSeq`: the read model's position if the caller read it in this same synchronous step. */
+  return (token: string, now: number, allowed: readonly string[] | undefined, appliedSeq?: number): ActiveToken | undefined => {
     const kind = parseTokenKind(token);
     const wellFormed = kind === "access_token" || kind === "refresh_token";
+    // The position first, then the lookups, in one synchronous step: an answer read here is
+    // remembered for a position at or before the data it was read from.
+    cache.sync(appliedSeq);
     let hit: ActiveToken | undefined;
-    for (const key of deps.keyring.verifying) {
+    let skipped: string[] | undefined;
+    for (const key of keyring.verifying) {
       const hash = hashToken(key, token);
-      const found = deps.readModel.introspect(wellFormed ? hash : `!${hash}`, now);
+      const cached = wellFormed ? cache.get(hash, now) : undefined;
+      if (cached !== undefined) {
+        hit ??= cached;
+        (skipped ??= []).push(hash);
+        continue;
+      }
+      const found = readModel.introspect(wellFormed ? hash : `!${hash}`, now);
+      if (found !== undefined && wellFormed) cache.set(hash, found);
       hit ??= found;
     }
-    return wellFormed && hit?.kind === kind ? hit : undefined;
-  };
-  return (token: string, now: number, allowed: readonly string[] | undefined): ActiveToken | undefined => {
-    const found = lookup(token, now);
+    const found = wellFormed && hit?.kind === kind ? hit : undefined;
     // A caller restricted to some resources sees any other token exactly like an unknown one
     // (checked for an unknown one too, against no resources: the same steps either way).
     const visible = allowed === undefined || servesAny(allowed, found?.resources ?? []);
-    return visible ? found : undefined;
+    if (visible && found !== undefined) return found;
+    if (skipped !== undefined) for (const hash of skipped) readModel.introspect(hash, now);
+    return undefined;
   };
 }

@@ -13,6 +13,8 @@ export interface ActiveToken {
   readonly expiresAt: number;
   readonly grantId: string;
   readonly resources: readonly string[];
+  /** Epoch ms from which time alone makes it inactive: the earlier of the token's and its grant's expiry. */
+  readonly validUntil: number;
 }
 
 export interface ClientView {

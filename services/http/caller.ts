@@ -56,7 +56,12 @@ export class ResourceServerAuth {
     this.#options = { verifiedTtlMs: 60_000, maxVerified: 10_000, ...options };
   }
 
-  async authenticate(request: IncomingMessage, form: ReadonlyMap<string, string>, method: string, now: number): Promise<Caller> {
+  /**
+   * The caller, synchronously when nothing needs waiting for (an API key, a certificate, a
+   * remembered secret), else once the secret is checked. `appliedSeq`: the read model's position
+   * as read by the caller in this same synchronous step (one read per request); read here if absent.
+   */
+  authenticate(request: IncomingMessage, form: ReadonlyMap<string, string>, method: string, now: number, appliedSeq?: number): Caller | Promise<Caller> {
     const { gate } = this.#options;
     const bearer = BEARER.exec(request.headers.authorization ?? "");
     if (bearer?.[1] !== undefined) {
@@ -67,8 +72,9 @@ export class ResourceServerAuth {
     if (request.headers.authorization !== undefined || form.has("client_id")) {
       const client = presentedClient(request, form);
       if (client.clientSecret === "") throw invalidClient("a resource server authenticates with a client secret");
-      await this.#verifySecret(client.clientId, client.clientSecret, now);
-      return gate.authorize(client.clientId, "oauth_client", method, now);
+      const verified = this.#verifySecret(client.clientId, client.clientSecret, now, appliedSeq);
+      if (verified === undefined) return gate.authorize(client.clientId, "oauth_client", method, now);
+      return verified.then(() => gate.authorize(client.clientId, "oauth_client", method, now));
     }
     const socket = request.socket as Partial<TLSSocket>;
     if (socket.authorized === true && typeof socket.getPeerCertificate === "function") {
@@ -78,16 +84,17 @@ export class ResourceServerAuth {
     throw invalidClient("caller authentication is required: client credentials, an API key, or a client certificate");
   }
 
-  async #verifySecret(clientId: string, secret: string, now: number): Promise<void> {
+  /** Undefined when the secret is remembered as verified (no wait); else the check to wait for. */
+  #verifySecret(clientId: string, secret: string, now: number, appliedSeq: number | undefined): Promise<void> | undefined {
     const key = keyedHmac(this.#options.keyring.stable.secret).update(`${clientId}\0${secret}`).digest("base64url");
     const entry = this.#verified.get(key);
     if (entry !== undefined && now < entry.until) {
-      const applied = this.#options.freshness.appliedSeq();
-      if (applied === entry.seenAt) return;
+      const applied = appliedSeq ?? this.#options.freshness.appliedSeq();
+      if (applied === entry.seenAt) return undefined;
       const view = this.#options.readModel.getClient(clientId);
       if (view?.status === "active" && view.seq === entry.clientSeq) {
         entry.seenAt = applied;
-        return;
+        return undefined;
       }
     }
     this.#verified.delete(key);

@@ -17,6 +17,10 @@ const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const BASIC = /^Basic ([A-Za-z0-9+/]+={0,2})$/i;
 const MAX_SECRET = 4096;
 
+function formUnescape(s: string): string {
+  return decodeURIComponent(s.replace(/\+/g, " "));
+}
+
 /** RFC 6749 §2.3.1: id and secret are form-urlencoded before being joined and base64-encoded. */
 function fromBasic(header: string): { clientId: string; clientSecret: string } {
   const match = BASIC.exec(header);
@@ -25,8 +29,7 @@ function fromBasic(header: string): { clientId: string; clientSecret: string } {
   const colon = decoded.indexOf(":");
   if (colon === -1) throw invalidClient("malformed Basic credentials");
   try {
-    const unescape = (s: string): string => decodeURIComponent(s.replace(/\+/g, " "));
-    return { clientId: unescape(decoded.slice(0, colon)), clientSecret: unescape(decoded.slice(colon + 1)) };
+    return { clientId: formUnescape(decoded.slice(0, colon)), clientSecret: formUnescape(decoded.slice(colon + 1)) };
   } catch {
     throw invalidClient("malformed Basic credentials");
   }

@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import type { IncomingMessage } from "node:http";
 import { invalidRequest, OAuthHttpError } from "./errors.js";
 
@@ -20,31 +21,38 @@ const tooLarge = (limit: number): OAuthHttpError =>
 function readBody(request: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = request.headers["content-length"];
   if (declared !== undefined && Number(declared) > maxBytes) return Promise.reject(tooLarge(maxBytes));
+  // No named closure per request (under tsx each costs a `__name` property definition): the
+  // listeners are inline and share one state object.
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const fail = (error: OAuthHttpError): void => {
-      if (done) return;
-      done = true;
-      // Stop reading: the rest of an oversized body is never buffered (the connection closes after the answer).
-      request.pause();
-      reject(error);
-    };
+    const body: BodyState = { chunks: [], size: 0, done: false };
     request.on("data", (chunk: Buffer) => {
-      if (done) return;
-      size += chunk.length;
-      if (size > maxBytes) fail(tooLarge(maxBytes));
-      else chunks.push(chunk);
+      if (body.done) return;
+      body.size += chunk.length;
+      if (body.size > maxBytes) stopReading(request, body, reject, tooLarge(maxBytes));
+      else body.chunks.push(chunk);
     });
     request.on("end", () => {
-      if (done) return;
-      done = true;
-      resolve(Buffer.concat(chunks, size));
+      if (body.done) return;
+      body.done = true;
+      resolve(body.chunks.length === 1 ? (body.chunks[0] as Buffer) : Buffer.concat(body.chunks, body.size));
     });
-    request.on("error", () => fail(invalidRequest("the request body could not be read")));
-    request.on("aborted", () => fail(invalidRequest("the request body was cut short")));
+    request.on("error", () => stopReading(request, body, reject, invalidRequest("the request body could not be read")));
+    request.on("aborted", () => stopReading(request, body, reject, invalidRequest("the request body was cut short")));
   });
+}
+
+interface BodyState {
+  readonly chunks: Buffer[];
+  size: number;
+  done: boolean;
+}
+
+function stopReading(request: IncomingMessage, body: BodyState, reject: (error: OAuthHttpError) => void, error: OAuthHttpError): void {
+  if (body.done) return;
+  body.done = true;
+  // Stop reading: the rest of an oversized body is never buffered (the connection closes after the answer).
+  request.pause();
+  reject(error);
 }
 
 const decode = (part: string): string => decodeURIComponent(part.replace(/\+/g, " "));
@@ -63,9 +71,8 @@ export async function readForm(request: IncomingMessage, limits: FormLimits = DE
     throw invalidRequest("content-type must be application/x-www-form-urlencoded (UTF-8)");
   }
   const body = await readBody(request, limits.maxBytes);
+  if (!isUtf8(body)) throw invalidRequest("the request body is not valid UTF-8");
   const text = body.toString("utf8");
-  // toString replaces invalid UTF-8 with U+FFFD: a body that does not round-trip was not UTF-8.
-  if (!Buffer.from(text, "utf8").equals(body)) throw invalidRequest("the request body is not valid UTF-8");
   const params = new Map<string, string>();
   if (text === "") return params;
   const pairs = text.split("&");

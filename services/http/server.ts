@@ -59,9 +59,78 @@ export interface HttpServer {
 
 const PRINTABLE = /^[\x21-\x7e]{1,128}$/;
 
+/** Every answer is JSON that no cache may keep (RFC 6749 §5.1), never sniffed. */
+const DEFAULT_HEADER_OBJECT: Readonly<Record<string, string>> = {
+  "content-type": "application/json; charset=utf-8",
+  "cache-control": "no-store",
+  pragma: "no-cache",
+  "x-content-type-options": "nosniff",
+};
+const DEFAULT_HEADERS: readonly string[] = Object.entries(DEFAULT_HEADER_OBJECT).flat();
+
 interface Route {
   readonly method: "GET" | "POST";
   readonly endpoint: Endpoint;
+}
+
+/**
+ * One request's answer and log line: a class rather than per-request closures, so a request
+ * allocates one object and no functions (under tsx every named closure also costs a `__name`
+ * property definition per request).
+ */
+class Exchange {
+  readonly started = performance.now();
+  readonly ctx: HttpContext = { requestId: randomUUID(), now: Date.now };
+
+  constructor(
+    readonly deps: HttpDeps,
+    readonly request: IncomingMessage,
+    readonly response: ServerResponse,
+    /** The endpoint's path, or "(unknown)". */
+    readonly where: string,
+    readonly clientRequestId: string | undefined,
+  ) {}
+
+  finish(reply: Reply, error?: unknown): void {
+    const { deps, request, response, ctx, clientRequestId, where } = this;
+    const body = reply.body === undefined ? "" : JSON.stringify(reply.body);
+    const requestId = clientRequestId ?? ctx.requestId;
+    const length = Buffer.byteLength(body);
+    // The usual answer (no headers of its own) as a flat name/value list: no object built and
+    // walked per response. An endpoint's own headers may replace the defaults (metadata caches).
+    response.writeHead(
+      reply.status,
+      reply.headers === undefined
+        ? [...DEFAULT_HEADERS, "x-request-id", requestId, "content-length", String(length)]
+        : { ...DEFAULT_HEADER_OBJECT, "x-request-id": requestId, "content-length": length, ...reply.headers },
+    );
+    response.end(body);
+    // A body we stopped reading (too large) is not drained: the connection goes with the answer.
+    if (reply.headers?.["connection"] === "close") response.once("finish", () => request.destroy());
+    const status = reply.status;
+    const code = status >= 400 ? (reply.body as { error?: string } | undefined)?.error : undefined;
+    const durationMs = Math.round((performance.now() - this.started) * 1000) / 1000;
+    deps.observer?.http(where, status, code, durationMs);
+    if (status >= 500 || deps.logger.isLevelEnabled("info")) {
+      const line = {
+        method: request.method,
+        path: where,
+        status,
+        ...(code === undefined ? {} : { error: code }),
+        durationMs,
+        requestId: ctx.requestId,
+        ...(clientRequestId === undefined ? {} : { clientRequestId }),
+        ...(ctx.who === undefined ? {} : { client: ctx.who }),
+      };
+      if (status === 500) deps.logger.error({ ...line, err: error }, "http request failed");
+      else deps.logger.info(line, "http");
+    }
+  }
+
+  fail(error: unknown): void {
+    const http = toHttpError(error);
+    this.finish({ status: http.status, body: { error: http.code, error_description: http.message }, headers: http.headers }, error);
+  }
 }
 
 /**
@@ -83,6 +152,7 @@ export async function startHttpServer(deps: HttpDeps, options: HttpServerOptions
         endpoint: introspectionEndpoint({
           callers: new ResourceServerAuth(deps),
           introspect: tokenIntrospector(deps),
+          appliedSeq: () => deps.freshness.appliedSeq(),
           staleness: deps.staleness,
           issuer: issuerOf,
           form,
@@ -94,59 +164,23 @@ export async function startHttpServer(deps: HttpDeps, options: HttpServerOptions
   ]);
 
   const handle = (request: IncomingMessage, response: ServerResponse): void => {
-    const started = performance.now();
     const header = request.headers["x-request-id"];
     const clientRequestId = typeof header === "string" && PRINTABLE.test(header) ? header : undefined;
-    const ctx: HttpContext = { requestId: randomUUID(), now: Date.now };
     const path = (request.url ?? "/").split("?", 1)[0] ?? "/";
     const route = routes.get(path);
-    const finish = (reply: Reply, error?: unknown): void => {
-      const body = reply.body === undefined ? "" : JSON.stringify(reply.body);
-      response.writeHead(reply.status, {
-        "content-type": "application/json; charset=utf-8",
-        "cache-control": "no-store",
-        pragma: "no-cache",
-        "x-content-type-options": "nosniff",
-        "x-request-id": clientRequestId ?? ctx.requestId,
-        "content-length": Buffer.byteLength(body),
-        ...reply.headers,
-      });
-      response.end(body);
-      // A body we stopped reading (too large) is not drained: the connection goes with the answer.
-      if (reply.headers?.["connection"] === "close") response.once("finish", () => request.destroy());
-      const status = reply.status;
-      const code = status >= 400 ? (reply.body as { error?: string } | undefined)?.error : undefined;
-      const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-      const where = route === undefined ? "(unknown)" : path;
-      deps.observer?.http(where, status, code, durationMs);
-      if (status >= 500 || deps.logger.isLevelEnabled("info")) {
-        const line = {
-          method: request.method,
-          path: where,
-          status,
-          ...(code === undefined ? {} : { error: code }),
-          durationMs,
-          requestId: ctx.requestId,
-          ...(clientRequestId === undefined ? {} : { clientRequestId }),
-          ...(ctx.who === undefined ? {} : { client: ctx.who }),
-        };
-        if (status === 500) deps.logger.error({ ...line, err: error }, "http request failed");
-        else deps.logger.info(line, "http");
-      }
-    };
-    const fail = (error: unknown): void => {
-      const http = toHttpError(error);
-      finish({ status: http.status, body: { error: http.code, error_description: http.message }, headers: http.headers }, error);
-    };
+    const exchange = new Exchange(deps, request, response, route === undefined ? "(unknown)" : path, clientRequestId);
     if (route === undefined) {
-      finish({ status: 404, body: { error: "not_found", error_description: `no endpoint at this path; see ${PATHS.metadata}` } });
+      exchange.finish({ status: 404, body: { error: "not_found", error_description: `no endpoint at this path; see ${PATHS.metadata}` } });
       return;
     }
     if (request.method !== route.method) {
-      finish({ status: 405, body: { error: "invalid_request", error_description: `use ${route.method}` }, headers: { allow: route.method } });
+      exchange.finish({ status: 405, body: { error: "invalid_request", error_description: `use ${route.method}` }, headers: { allow: route.method } });
       return;
     }
-    route.endpoint(request, ctx).then(finish, fail);
+    route.endpoint(request, exchange.ctx).then(
+      (reply) => exchange.finish(reply),
+      (error: unknown) => exchange.fail(error),
+    );
   };
 
   const server: Server = options.tls === undefined

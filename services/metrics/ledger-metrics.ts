@@ -47,16 +47,36 @@ export class LedgerMetrics implements RpcObserver, CommandObserver, HttpObserver
   readonly fresh = this.registry.gauge("grantledger_introspection_fresh", "1 while introspection is within the staleness bound, 0 while it fails closed.");
 
   rpc(method: string, grpcCode: number, durationMs: number): void {
+    let series = this.#rpcSeries.get(method);
+    if (series === undefined) {
+      series = { latency: this.#rpcLatency.bound({ method }), ok: this.#rpcs.bound({ method, code: "OK" }) };
+      this.#rpcSeries.set(method, series);
+    }
+    series.latency(durationMs / 1000);
+    // The common answer through series resolved once; every other code by its labels.
+    if (grpcCode === 0) {
+      series.ok();
+      return;
+    }
     const code = GRPC_CODES[grpcCode] ?? String(grpcCode);
     this.#rpcs.inc({ method, code });
-    if (grpcCode !== 0) this.#rpcErrors.inc({ method, code });
-    this.#rpcLatency.observe({ method }, durationMs / 1000);
+    this.#rpcErrors.inc({ method, code });
   }
 
   http(path: string, status: number, error: string | undefined, durationMs: number): void {
-    this.#http.inc({ path, status: String(status), error: error ?? "" });
-    this.#httpLatency.observe({ path }, durationMs / 1000);
+    let series = this.#httpSeries.get(path);
+    if (series === undefined) {
+      series = { latency: this.#httpLatency.bound({ path }), ok: this.#http.bound({ path, status: "200", error: "" }) };
+      this.#httpSeries.set(path, series);
+    }
+    series.latency(durationMs / 1000);
+    if (status === 200 && error === undefined) series.ok();
+    else this.#http.inc({ path, status: String(status), error: error ?? "" });
   }
+
+  /** Per method (per HTTP path): the latency series and the success counter, labels resolved once. */
+  readonly #rpcSeries = new Map<string, { latency: (seconds: number) => void; ok: () => void }>();
+  readonly #httpSeries = new Map<string, { latency: (seconds: number) => void; ok: () => void }>();
 
   appended(aggregate: string, duplicate: boolean): void {
     this.#appends.inc({ aggregate, result: duplicate ? "duplicate" : "appended" });

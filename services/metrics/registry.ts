@@ -73,6 +73,13 @@ export class Counter extends Labelled<{ n: number }> {
   inc(labels: Labels = {}, by = 1): void {
     this.series(labels).value.n += by;
   }
+  /** One series' increment, its labels resolved once (for a hot path: no label key per call). */
+  bound(labels: Labels): (by?: number) => void {
+    const value = this.series(labels).value;
+    return (by = 1) => {
+      value.n += by;
+    };
+  }
 }
 
 export class Gauge extends Labelled<{ n: number }> {
@@ -113,7 +120,14 @@ export class Histogram extends Labelled<HistogramValue> {
     return out;
   }
   observe(labels: Labels, value: number): void {
+    this.#record(this.series(labels).value, value);
+  }
+  /** One series' observe, its labels resolved once (for a hot path: no label key per call). */
+  bound(labels: Labels): (value: number) => void {
     const series = this.series(labels).value;
+    return (value) => this.#record(series, value);
+  }
+  #record(series: HistogramValue, value: number): void {
     // Buckets are cumulative: every bucket whose bound is >= the value counts it.
     for (let i = 0; i < this.buckets.length; i++) if (value <= (this.buckets[i] as number)) series.counts[i] = (series.counts[i] ?? 0) + 1;
     series.sum += value;

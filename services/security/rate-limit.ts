@@ -17,6 +17,8 @@ interface Bucket {
 export class RateLimiter {
   readonly #buckets = new Map<string, Bucket>();
   readonly #maxKeys: number;
+  /** The key at the end of the map's order (the most recently used). */
+  #newest: string | undefined;
 
   constructor(maxKeys = 100_000) {
     this.#maxKeys = maxKeys;
@@ -33,12 +35,17 @@ export class RateLimiter {
     if (existing !== undefined) {
       bucket.tokens = Math.min(rate.burst, bucket.tokens + (Math.max(0, now - bucket.at) * rate.perSecond) / 1000);
       bucket.at = now;
-      this.#buckets.delete(key); // re-inserted below: the map's order is least recently used first
     }
-    this.#buckets.set(key, bucket);
-    if (this.#buckets.size > this.#maxKeys) {
-      const oldest = this.#buckets.keys().next();
-      if (!oldest.done) this.#buckets.delete(oldest.value);
+    // The map's order is least recently used first: a key used again moves to the end, unless it is
+    // the end already (one busy caller: no delete and re-insert per call).
+    if (existing === undefined || key !== this.#newest) {
+      if (existing !== undefined) this.#buckets.delete(key);
+      this.#buckets.set(key, bucket);
+      this.#newest = key;
+      if (this.#buckets.size > this.#maxKeys) {
+        const oldest = this.#buckets.keys().next();
+        if (!oldest.done) this.#buckets.delete(oldest.value);
+      }
     }
     if (bucket.tokens < count) return false;
     bucket.tokens -= count;

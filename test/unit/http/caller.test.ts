@@ -40,7 +40,7 @@ function world(state: ClientState) {
   return { log, calls, authenticate };
 }
 
-const status = async (run: () => Promise<unknown>): Promise<number> => {
+const status = async (run: () => unknown): Promise<number> => {
   try {
     await run();
     return 200;

@@ -82,8 +82,17 @@ describe("tokens projection", () => {
         expiresAt: T0 + HOUR,
         grantId: "grant-1",
         resources: ["acct:1"],
+        // The grant never expires: the token's expiry bounds the answer.
+        validUntil: T0 + HOUR,
       });
       expect(model.introspect(hashOf("rt-1"), NOW)).toMatchObject({ tokenId: "rt-1", kind: "refresh_token" });
+    });
+
+    it("validUntil is the earlier of the token's and its grant's expiry", () => {
+      given(clientRegistered("client-1"));
+      given(grantCreated("grant-1", { expiresAt: T0 + 30 * 60_000 }));
+      given(tokenIssued("grant-1", [issued("a", { expiresAt: T0 + HOUR })]));
+      expect(model.introspect(hashOf("a"), T0)?.validUntil).toBe(T0 + 30 * 60_000);
     });
 
     it("keeps several resources and an empty resource list", () => {

@@ -93,6 +93,18 @@ describe("rate limiter", () => {
     limiter.take("c", rate, 0); // evicts a
     expect(limiter.take("a", rate, 0)).toBe(true);
   });
+
+  it("evicts the least recently used key, a key used again in a row included", () => {
+    const limiter = new RateLimiter(2);
+    const rate = { perSecond: 0.001, burst: 1 };
+    limiter.take("a", rate, 0);
+    limiter.take("b", rate, 0);
+    limiter.take("b", rate, 0); // already the most recent
+    limiter.take("a", rate, 0); // a moves after b
+    limiter.take("c", rate, 0); // evicts b, not a
+    expect(limiter.take("a", rate, 0)).toBe(false);
+    expect(limiter.take("b", rate, 0)).toBe(true);
+  });
 });
 
 describe("API keys", () => {
