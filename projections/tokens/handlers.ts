@@ -3,7 +3,7 @@ import type { EventOf, LedgerEvent, LedgerEventType } from "../../services/domai
 import type { IssuedToken } from "../../services/domain/grant/events.js";
 import type { RecordedEnvelope } from "../../services/eventlog/types.js";
 import type { Projection } from "../runner/projection.js";
-import { joinList, LIST_SEPARATOR, migrateTokens, SCOPE_SEPARATOR } from "./schema.js";
+import { joinList, LIST_SEPARATOR, migrateTokens, SCOPE_SEPARATOR, storedHash, storedTokenKind } from "./schema.js";
 
 /** The write statements of the tokens projection, prepared once per connection. */
 export interface TokensStatements {
@@ -11,7 +11,7 @@ export interface TokensStatements {
   readonly setClientStatus: Statement<[string, string, number, number, string]>;
   readonly insertGrant: Statement<[string, string, string, string, string, number, number | null, number, number]>;
   readonly revokeGrant: Statement<[number, number, string, number, string]>;
-  readonly insertToken: Statement<[string, string, string, string, string, string, number, number, number]>;
+  readonly insertToken: Statement<[Buffer, string, number, string, string, number, number, number]>;
   readonly upsertFamily: Statement<[string, string, number, number, number]>;
   readonly revokeToken: Statement<[number, string, number, string, string]>;
   readonly revokeFamily: Statement<[string, string, number, number, number, string, number]>;
@@ -21,7 +21,7 @@ export interface TokensStatements {
   readonly revokeClientTokens: Statement<[number, number, number, number, string]>;
   readonly insertClientGrant: Statement<[string, string, string, string, number, number, number]>;
   readonly updateGrantScopes: Statement<[string, number, string]>;
-  readonly insertCode: Statement<[string, string, string, number, number]>;
+  readonly insertCode: Statement<[Buffer, string, string, number, number]>;
 }
 
 export function prepareTokensStatements(db: Database): TokensStatements {
@@ -46,14 +46,16 @@ export function prepareTokensStatements(db: Database): TokensStatements {
                         revoked_reason = coalesce(revoked_reason, ?), seq = ?
       WHERE grant_id = ?`),
     insertToken: db.prepare(`
-      INSERT INTO tokens (hash, token_id, kind, grant_id, family_id, scopes, issued_at, expires_at, seq)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      INSERT INTO tokens (hash, token_id, kind, family_id, scopes, issued_at, expires_at, seq)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
     upsertFamily: db.prepare(`
       INSERT INTO token_families (family_id, grant_id, expires_at, created_seq, seq) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (family_id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at), seq = excluded.seq`),
+    // The token must be the grant's (through its family): an event names tokens of its own grant only.
     revokeToken: db.prepare(`
       UPDATE tokens SET revoked_seq = coalesce(revoked_seq, ?), revoked_reason = coalesce(revoked_reason, ?), seq = ?
-      WHERE token_id = ? AND grant_id = ?`),
+      WHERE token_id = ?
+        AND EXISTS (SELECT 1 FROM token_families f WHERE f.family_id = tokens.family_id AND f.grant_id = ?)`),
     // A family not (or no longer) in the file is recorded revoked all the same, so a token rotated
     // into it later is born inactive; it expires from the file like any family.
     revokeFamily: db.prepare(`
@@ -119,10 +121,9 @@ function insertTokens(ctx: TokensApplyContext, grantId: string, tokens: readonly
   for (const token of tokens) {
     if (token.expiresAt < dropExpiredBefore) continue;
     statements.insertToken.run(
-      token.hash,
+      storedHash(token.hash),
       token.tokenId,
-      token.kind,
-      grantId,
+      storedTokenKind(token.kind),
       token.familyId,
       joinList(token.scopes, SCOPE_SEPARATOR),
       token.issuedAt,
@@ -221,7 +222,7 @@ export const tokensHandlers = {
   },
   "code.issued": ({ statements, dropExpiredBefore }, { data }, envelope) => {
     if (data.expiresAt < dropExpiredBefore) return;
-    statements.insertCode.run(data.hash, data.codeId, data.grantId, data.expiresAt, envelope.seq);
+    statements.insertCode.run(storedHash(data.hash), data.codeId, data.grantId, data.expiresAt, envelope.seq);
   },
   // The code row stays until it expires, so a second redemption still finds its grant.
   "code.redeemed": (ctx, { data }, envelope) => insertTokens(ctx, data.grantId, data.tokens, envelope),
@@ -264,8 +265,12 @@ export interface TokensProjectionOptions {
 }
 
 export const TOKENS_PROJECTION_NAME = "tokens";
-/** 2: client token watermark, grant kind and scope changes, family start, authorization codes. */
-export const TOKENS_PROJECTION_VERSION = 2;
+/**
+ * 2: client token watermark, grant kind and scope changes, family start, authorization codes.
+ * 3: smaller rows (issue 8's storage bar): hashes as 32-byte blobs, kind as an integer, a token's
+ * grant through its family.
+ */
+export const TOKENS_PROJECTION_VERSION = 3;
 
 /** The tokens projection, for the runner. Statements are prepared once per connection. */
 export function createTokensProjection(options: TokensProjectionOptions = {}): Projection {

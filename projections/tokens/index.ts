@@ -9,8 +9,8 @@ export {
 } from "./handlers.js";
 export { TokensReadModel } from "./queries.js";
 export { deleteExpiredTokens, deleteExpiredTokensBatch, startTokenCleanup } from "./cleanup.js";
-export { deleteRevoked, deleteRevokedBatch, sequenceStoredBefore, startRevokedRetention } from "./retention.js";
-export { migrateTokens, TOKENS_SCHEMA } from "./schema.js";
+export { deleteRevoked, deleteRevokedBatch, sequenceStoredBefore, startCursor, startRevokedRetention } from "./retention.js";
+export { migrateTokens, storedHash, TOKENS_SCHEMA } from "./schema.js";
 export { countTokensByState } from "./stats.js";
 
 export type {
@@ -34,4 +34,4 @@ export type {
 } from "./queries.js";
 export type { DeleteExpiredTokensOptions, TokenCleanupOptions } from "./cleanup.js";
 export type { TokenCounts } from "./stats.js";
-export type { RetentionBatch, RetentionTable, RevokedRetentionOptions } from "./retention.js";
+export type { RetentionBatch, RetentionCursor, RetentionTable, RevokedRetentionOptions } from "./retention.js";

@@ -8,6 +8,7 @@ import {
   deleteExpiredTokens,
   deleteExpiredTokensBatch,
   startTokenCleanup,
+  storedHash,
   TOKENS_PROJECTION,
   TokensReadModel,
 } from "../../../projections/tokens/index.js";
@@ -63,9 +64,34 @@ describe("tokens projection", () => {
     envelopes = new EnvelopeBuilder();
   });
 
-  it("is named tokens, version 2", () => {
+  it("is named tokens, version 3", () => {
     expect(TOKENS_PROJECTION.name).toBe("tokens");
-    expect(TOKENS_PROJECTION.version).toBe(2);
+    expect(TOKENS_PROJECTION.version).toBe(3);
+  });
+
+  // Issue 8's storage bar: bytes per live token. A wider row or key shows up here before a benchmark.
+  it("stores a token compactly: the hash as its 32 bytes, the kind as an integer, the grant only on the family", () => {
+    standardSetup();
+    const columns = db.prepare<[], { name: string; type: string; pk: number }>("SELECT name, type, pk FROM pragma_table_info('tokens')").all();
+    expect(columns.find((c) => c.pk === 1)).toMatchObject({ name: "hash", type: "BLOB" });
+    expect(columns.find((c) => c.name === "kind")?.type).toBe("INTEGER");
+    expect(columns.map((c) => c.name)).not.toContain("grant_id");
+    const rows = db.prepare<[], { type: string; bytes: number; kind: number }>("SELECT typeof(hash) AS type, length(hash) AS bytes, kind FROM tokens ORDER BY kind").all();
+    expect(rows).toEqual([
+      { type: "blob", bytes: 32, kind: 0 },
+      { type: "blob", bytes: 32, kind: 1 },
+    ]);
+    const indexes = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'tokens' ORDER BY name").pluck().all();
+    expect(indexes).toEqual(["tokens_by_exp", "tokens_by_id"]);
+  });
+
+  it("stores a keyed hash under its HMAC's bytes, whatever the key id; anything else under its own bytes", () => {
+    const mac = Buffer.alloc(32, 7);
+    expect(storedHash(`k1:${mac.toString("base64url")}`)).toEqual(mac);
+    expect(storedHash(`key-2024:${mac.toString("base64url")}`)).toEqual(mac);
+    // Introspection's probe for a malformed token must miss: never the bytes of a real hash.
+    expect(storedHash(`!k1:${mac.toString("base64url")}`)).toEqual(Buffer.from(`!k1:${mac.toString("base64url")}`));
+    expect(storedHash("k1:nope")).toEqual(Buffer.from("k1:nope"));
   });
 
   describe("introspect", () => {
@@ -181,7 +207,7 @@ describe("tokens projection", () => {
     it("never stores a plaintext token: only the hashes from the events", () => {
       standardSetup();
       const hashes = db.prepare("SELECT hash FROM tokens ORDER BY hash").pluck().all();
-      expect(hashes).toEqual([hashOf("at-1"), hashOf("rt-1")].sort());
+      expect(hashes).toEqual([storedHash(hashOf("at-1")), storedHash(hashOf("rt-1"))].sort(Buffer.compare));
     });
 
     it("is one primary-key seek per joined table", () => {
