@@ -268,7 +268,7 @@ export const TOKENS_PROJECTION_NAME = "tokens";
 /**
  * 2: client token watermark, grant kind and scope changes, family start, authorization codes.
  * 3: smaller rows (issue 8's storage bar): hashes as 32-byte blobs, kind as an integer, a token's
- * grant through its family.
+ * grant through its family, no token expiry index.
  */
 export const TOKENS_PROJECTION_VERSION = 3;
 

@@ -101,8 +101,8 @@ CREATE TABLE IF NOT EXISTS tokens (
   revoked_reason TEXT,
   seq            INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
+-- No expiry index: cleanup sweeps the primary key (cleanup.ts).
 CREATE UNIQUE INDEX IF NOT EXISTS tokens_by_id ON tokens (token_id);
-CREATE INDEX IF NOT EXISTS tokens_by_exp ON tokens (expires_at);
 `;
 
 export const migrateTokens = (db: Database): void => {

@@ -4,6 +4,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import type { LedgerEvent } from "../../../services/domain/events.js";
 import { INTROSPECT_SQL } from "../../../projections/tokens/queries.js";
 import {
+  CLEANUP_START,
   createTokensProjection,
   deleteExpiredTokens,
   deleteExpiredTokensBatch,
@@ -82,7 +83,7 @@ describe("tokens projection", () => {
       { type: "blob", bytes: 32, kind: 1 },
     ]);
     const indexes = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'tokens' ORDER BY name").pluck().all();
-    expect(indexes).toEqual(["tokens_by_exp", "tokens_by_id"]);
+    expect(indexes).toEqual(["tokens_by_id"]); // no expiry index: cleanup sweeps the primary key
   });
 
   it("stores a keyed hash under its HMAC's bytes, whatever the key id; anything else under its own bytes", () => {
@@ -207,7 +208,7 @@ describe("tokens projection", () => {
     it("never stores a plaintext token: only the hashes from the events", () => {
       standardSetup();
       const hashes = db.prepare("SELECT hash FROM tokens ORDER BY hash").pluck().all();
-      expect(hashes).toEqual([storedHash(hashOf("at-1")), storedHash(hashOf("rt-1"))].sort(Buffer.compare));
+      expect(hashes).toEqual([storedHash(hashOf("at-1")), storedHash(hashOf("rt-1"))].sort((a, b) => Buffer.compare(a, b)));
     });
 
     it("is one primary-key seek per joined table", () => {
@@ -374,7 +375,7 @@ describe("tokens projection", () => {
       expect(deleteExpiredTokens(db, NOW)).toBe(0);
     });
 
-    it("never deletes more than batchSize rows per statement", () => {
+    it("sweeps the primary key: no statement examines more than batchSize rows", () => {
       const executed: string[] = [];
       db = new BetterSqlite3(":memory:", { verbose: (sql) => executed.push(String(sql)) });
       projection.migrate(db);
@@ -382,12 +383,25 @@ describe("tokens projection", () => {
       issueMany(250, () => NOW - MINUTE);
       executed.length = 0;
       expect(deleteExpiredTokens(db, NOW, { batchSize: 100 })).toBe(250);
-      // 100 + 100 + 50: the third statement deleted fewer than a batch, so the tokens are done.
-      expect(executed.filter((sql) => sql.startsWith("DELETE FROM tokens"))).toHaveLength(3);
-      expect(executed.every((sql) => sql.includes("LIMIT"))).toBe(true);
+      // Pages of 100 + 100 + 50 keys: the third is short, so the sweep is done.
+      const deletes = executed.filter((sql) => sql.startsWith("DELETE FROM tokens"));
+      expect(deletes).toHaveLength(3);
+      for (const sql of deletes) expect(sql).toMatch(/hash > .* AND hash <= /);
+      expect(executed.filter((sql) => sql.startsWith("SELECT")).every((sql) => sql.includes("LIMIT"))).toBe(true);
 
+      // Batch by batch with the cursor: 150 expired among 300 rows, 100 examined at a time.
       issueMany(150, () => NOW - MINUTE, "u");
-      expect([1, 2, 3].map(() => deleteExpiredTokensBatch(db, NOW, 100))).toEqual([100, 50, 0]);
+      issueMany(150, () => NOW + HOUR, "v");
+      const deleted: number[] = [];
+      let after: Buffer | undefined = CLEANUP_START;
+      while (after !== undefined) {
+        const batch = deleteExpiredTokensBatch(db, NOW, after, 100);
+        deleted.push(batch.deleted);
+        after = batch.next;
+      }
+      expect(deleted).toHaveLength(4); // 300 rows: three full pages and the empty one that ends the sweep
+      expect(deleted.reduce((a, b) => a + b, 0)).toBe(150);
+      expect(count("tokens")).toBe(150);
     });
 
     it("the scheduler drains a backlog batch by batch and keeps running", async () => {
