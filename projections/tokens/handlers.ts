@@ -3,15 +3,16 @@ import type { EventOf, LedgerEvent, LedgerEventType } from "../../services/domai
 import type { IssuedToken } from "../../services/domain/grant/events.js";
 import type { RecordedEnvelope } from "../../services/eventlog/types.js";
 import type { Projection } from "../runner/projection.js";
-import { joinList, LIST_SEPARATOR, migrateTokens, SCOPE_SEPARATOR, storedHash, storedTokenKind } from "./schema.js";
+import { joinList, LIST_SEPARATOR, migrateTokens, SCOPE_SEPARATOR, splitList, storedHash, storedTokenKind } from "./schema.js";
+import { extendVocabulary, scopeMask } from "./scope-bits.js";
 
 /** The write statements of the tokens projection, prepared once per connection. */
 export interface TokensStatements {
   readonly upsertClient: Statement<[string, string, string, string, string, string, number, number, number, number]>;
   readonly setClientStatus: Statement<[string, string, number, number, string]>;
-  readonly insertGrant: Statement<[string, string, string, string, string, number, number | null, number, number]>;
+  readonly insertGrant: Statement<[string, string, string, string, string, string, number, number | null, number, number]>;
   readonly revokeGrant: Statement<[number, number, string, number, string]>;
-  readonly insertToken: Statement<[Buffer, string, number, string, string, number, number, number]>;
+  readonly insertToken: Statement<[Buffer, string, number, string, bigint | string, number, number, number]>;
   readonly upsertFamily: Statement<[string, string, number, number, number]>;
   readonly revokeToken: Statement<[number, string, number, string, string]>;
   readonly revokeFamily: Statement<[string, string, number, number, number, string, number]>;
@@ -19,8 +20,9 @@ export interface TokensStatements {
   readonly updateClient: Statement<[string, string, string, number, number, string]>;
   readonly touchClient: Statement<[number, number, string]>;
   readonly revokeClientTokens: Statement<[number, number, number, number, string]>;
-  readonly insertClientGrant: Statement<[string, string, string, string, number, number, number]>;
-  readonly updateGrantScopes: Statement<[string, number, string]>;
+  readonly insertClientGrant: Statement<[string, string, string, string, string, number, number, number]>;
+  readonly grantScopeNames: Statement<[string], string>;
+  readonly updateGrantScopes: Statement<[string, string, number, string]>;
   readonly insertCode: Statement<[Buffer, string, string, number, number]>;
 }
 
@@ -38,8 +40,8 @@ export function prepareTokensStatements(db: Database): TokensStatements {
       "UPDATE clients SET status = ?, status_reason = ?, updated_at = ?, seq = ? WHERE client_id = ?",
     ),
     insertGrant: db.prepare(`
-      INSERT INTO grants (grant_id, kind, subject, client_id, scopes, resources, created_at, expires_at, created_seq, seq)
-      VALUES (?, 'user', ?, ?, ?, ?, ?, ?, ?, ?)`),
+      INSERT INTO grants (grant_id, kind, subject, client_id, scopes, scope_names, resources, created_at, expires_at, created_seq, seq)
+      VALUES (?, 'user', ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     // The first revocation is the one reported; later ones only bump seq.
     revokeGrant: db.prepare(`
       UPDATE grants SET revoked_seq = coalesce(revoked_seq, ?), revoked_at = coalesce(revoked_at, ?),
@@ -75,9 +77,10 @@ export function prepareTokensStatements(db: Database): TokensStatements {
       "UPDATE clients SET tokens_revoked_seq = ?, tokens_revoked_at = ?, updated_at = ?, seq = ? WHERE client_id = ?",
     ),
     insertClientGrant: db.prepare(`
-      INSERT INTO grants (grant_id, kind, subject, client_id, scopes, resources, created_at, expires_at, created_seq, seq)
-      VALUES (?, 'client', ?, ?, ?, '', ?, NULL, ?, ?)`),
-    updateGrantScopes: db.prepare("UPDATE grants SET scopes = ?, seq = ? WHERE grant_id = ?"),
+      INSERT INTO grants (grant_id, kind, subject, client_id, scopes, scope_names, resources, created_at, expires_at, created_seq, seq)
+      VALUES (?, 'client', ?, ?, ?, ?, '', ?, NULL, ?, ?)`),
+    grantScopeNames: db.prepare<[string], string>("SELECT scope_names FROM grants WHERE grant_id = ?").pluck(),
+    updateGrantScopes: db.prepare("UPDATE grants SET scopes = ?, scope_names = ?, seq = ? WHERE grant_id = ?"),
     insertCode: db.prepare("INSERT INTO codes (hash, code_id, grant_id, expires_at, seq) VALUES (?, ?, ?, ?, ?)"),
   };
 }
@@ -103,6 +106,16 @@ const setClientStatus = (
   ctx.statements.setClientStatus.run(status, data.reason, envelope.at, envelope.seq, data.clientId);
 };
 
+/**
+ * A token's scopes as stored: the mask over its grant's vocabulary, else the text. The mask is bound
+ * as a BigInt: better-sqlite3 binds a number as REAL, 8 bytes in an ANY column; an integer this
+ * small is one.
+ */
+function storedScopes(scopes: readonly string[], vocabulary: readonly string[]): bigint | string {
+  const mask = scopeMask(scopes, vocabulary);
+  return mask === undefined ? joinList(scopes, SCOPE_SEPARATOR) : BigInt(mask);
+}
+
 /** Why a refresh token stops being active when a rotation consumes it. */
 const ROTATED = "rotated";
 
@@ -113,6 +126,7 @@ const ROTATED = "rotated";
  */
 function insertTokens(ctx: TokensApplyContext, grantId: string, tokens: readonly IssuedToken[], envelope: RecordedEnvelope): void {
   const { statements, dropExpiredBefore } = ctx;
+  const vocabulary = splitList(statements.grantScopeNames.get(grantId) ?? "", SCOPE_SEPARATOR);
   let familyId: string | undefined;
   let familyExpiresAt = 0;
   const upsertFamily = (): void => {
@@ -125,7 +139,7 @@ function insertTokens(ctx: TokensApplyContext, grantId: string, tokens: readonly
       token.tokenId,
       storedTokenKind(token.kind),
       token.familyId,
-      joinList(token.scopes, SCOPE_SEPARATOR),
+      storedScopes(token.scopes, vocabulary),
       token.issuedAt,
       token.expiresAt,
       envelope.seq,
@@ -183,11 +197,13 @@ export const tokensHandlers = {
   },
 
   "grant.created": ({ statements }, { data }, envelope) => {
+    const scopes = joinList(data.scopes, SCOPE_SEPARATOR);
     statements.insertGrant.run(
       data.grantId,
       data.subject,
       data.clientId,
-      joinList(data.scopes, SCOPE_SEPARATOR),
+      scopes,
+      scopes,
       joinList(data.resources, LIST_SEPARATOR),
       data.createdAt,
       data.expiresAt,
@@ -206,19 +222,28 @@ export const tokensHandlers = {
     for (const familyId of data.familyIds) revokeFamily(statements, data.grantId, familyId, data.reason, envelope);
   },
   "grant.created_for_client": ({ statements }, { data }, envelope) => {
+    const scopes = joinList(data.scopes, SCOPE_SEPARATOR);
     statements.insertClientGrant.run(
       data.grantId,
       data.clientId,
       data.clientId,
-      joinList(data.scopes, SCOPE_SEPARATOR),
+      scopes,
+      scopes,
       data.createdAt,
       envelope.seq,
       envelope.seq,
     );
   },
   // Tokens are not touched: introspection intersects their scopes with the grant's current ones.
+  // New scope names extend the vocabulary the grant's token masks are read with.
   "grant.scopes_updated": ({ statements }, { data }, envelope) => {
-    statements.updateGrantScopes.run(joinList(data.scopes, SCOPE_SEPARATOR), envelope.seq, data.grantId);
+    const vocabulary = extendVocabulary(splitList(statements.grantScopeNames.get(data.grantId) ?? "", SCOPE_SEPARATOR), data.scopes);
+    statements.updateGrantScopes.run(
+      joinList(data.scopes, SCOPE_SEPARATOR),
+      joinList(vocabulary, SCOPE_SEPARATOR),
+      envelope.seq,
+      data.grantId,
+    );
   },
   "code.issued": ({ statements, dropExpiredBefore }, { data }, envelope) => {
     if (data.expiresAt < dropExpiredBefore) return;
@@ -268,7 +293,8 @@ export const TOKENS_PROJECTION_NAME = "tokens";
 /**
  * 2: client token watermark, grant kind and scope changes, family start, authorization codes.
  * 3: smaller rows (issue 8's storage bar): hashes as 32-byte blobs, kind as an integer, a token's
- * grant through its family, no token expiry index.
+ * grant through its family, no token expiry index, token scopes as a bitmask over the grant's
+ * scope vocabulary.
  */
 export const TOKENS_PROJECTION_VERSION = 3;
 

@@ -3,6 +3,7 @@ import { intersectScopes } from "../../services/domain/shared/scopes.js";
 import { type Checkpoint, readCheckpoint } from "../runner/sqlite.js";
 import { TOKENS_PROJECTION_NAME } from "./handlers.js";
 import { LIST_SEPARATOR, SCOPE_SEPARATOR, splitList, storedHash, TOKEN_KINDS } from "./schema.js";
+import { scopesOfMask } from "./scope-bits.js";
 
 export type TokenKind = "access_token" | "refresh_token";
 export type ClientStatus = "active" | "suspended" | "deleted";
@@ -105,7 +106,7 @@ const EXPIRED = "expired";
 // to the client's token watermark, which covers every family started at or before it.
 export const INTROSPECT_SQL = `
 SELECT t.token_id, t.kind, t.scopes, g.client_id, g.subject, t.issued_at, t.expires_at, f.grant_id, g.resources,
-       g.scopes, c.allowed_scopes
+       g.scopes, c.allowed_scopes, g.scope_names
 FROM tokens t
 JOIN token_families f ON f.family_id = t.family_id
 JOIN grants g ON g.grant_id = f.grant_id
@@ -117,7 +118,7 @@ WHERE t.hash = ? AND t.expires_at > ? AND t.revoked_seq IS NULL
   AND (s.revoked_seq IS NULL OR g.created_seq > s.revoked_seq)
   AND c.status = 'active' AND (c.tokens_revoked_seq IS NULL OR f.created_seq > c.tokens_revoked_seq)`;
 
-type IntrospectRow = [string, number, string, string, string, number, number, string, string, string, string];
+type IntrospectRow = [string, number, number | string, string, string, number, number, string, string, string, string, string];
 
 const CLIENT_COLUMNS = `client_id AS clientId, owner_account AS ownerAccount, name, redirect_uris AS redirectUris,
   allowed_scopes AS allowedScopes, client_type AS clientType, status, status_reason AS statusReason,
@@ -212,8 +213,9 @@ export class TokensReadModel {
   introspect(hash: string, nowMs: number): IntrospectedToken | undefined {
     const row = this.#introspect.get(storedHash(hash), nowMs, nowMs);
     if (row === undefined) return undefined;
+    const own = typeof row[2] === "number" ? scopesOfMask(row[2], splitList(row[11], SCOPE_SEPARATOR)) : splitList(row[2], SCOPE_SEPARATOR);
     const scopes = intersectScopes(
-      splitList(row[2], SCOPE_SEPARATOR),
+      own,
       splitList(row[9], SCOPE_SEPARATOR),
       splitList(row[10], SCOPE_SEPARATOR),
     );

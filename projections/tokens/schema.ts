@@ -51,6 +51,9 @@ CREATE TABLE IF NOT EXISTS grants (
   subject        TEXT NOT NULL,
   client_id      TEXT NOT NULL,
   scopes         TEXT NOT NULL,
+  -- Every scope the grant has held, in order of first appearance; token scopes are a bitmask over
+  -- it (scope-bits.ts). It only grows, so a bit keeps its meaning.
+  scope_names    TEXT NOT NULL,
   resources      TEXT NOT NULL,
   created_at     INTEGER NOT NULL,      -- event data, epoch ms
   expires_at     INTEGER,               -- null: never expires
@@ -94,7 +97,7 @@ CREATE TABLE IF NOT EXISTS tokens (
   token_id       TEXT NOT NULL,
   kind           INTEGER NOT NULL,      -- 0 access_token | 1 refresh_token (TOKEN_KINDS)
   family_id      TEXT NOT NULL,
-  scopes         TEXT NOT NULL,
+  scopes         ANY NOT NULL,          -- INTEGER mask over grants.scope_names, or TEXT (scope-bits.ts)
   issued_at      INTEGER NOT NULL,
   expires_at     INTEGER NOT NULL,
   revoked_seq    INTEGER,

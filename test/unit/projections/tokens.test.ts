@@ -71,16 +71,21 @@ describe("tokens projection", () => {
   });
 
   // Issue 8's storage bar: bytes per live token. A wider row or key shows up here before a benchmark.
-  it("stores a token compactly: the hash as its 32 bytes, the kind as an integer, the grant only on the family", () => {
+  it("stores a token compactly: the hash as its 32 bytes, kind and scopes as integers, the grant only on the family", () => {
     standardSetup();
     const columns = db.prepare<[], { name: string; type: string; pk: number }>("SELECT name, type, pk FROM pragma_table_info('tokens')").all();
     expect(columns.find((c) => c.pk === 1)).toMatchObject({ name: "hash", type: "BLOB" });
     expect(columns.find((c) => c.name === "kind")?.type).toBe("INTEGER");
     expect(columns.map((c) => c.name)).not.toContain("grant_id");
-    const rows = db.prepare<[], { type: string; bytes: number; kind: number }>("SELECT typeof(hash) AS type, length(hash) AS bytes, kind FROM tokens ORDER BY kind").all();
+    const rows = db
+      .prepare<[], { type: string; bytes: number; kind: number; scopes: string }>(
+        "SELECT typeof(hash) AS type, length(hash) AS bytes, kind, typeof(scopes) AS scopes FROM tokens ORDER BY kind",
+      )
+      .all();
+    // Scopes: a mask over the grant's scope vocabulary (scope-bits.ts).
     expect(rows).toEqual([
-      { type: "blob", bytes: 32, kind: 0 },
-      { type: "blob", bytes: 32, kind: 1 },
+      { type: "blob", bytes: 32, kind: 0, scopes: "integer" },
+      { type: "blob", bytes: 32, kind: 1, scopes: "integer" },
     ]);
     const indexes = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'tokens' ORDER BY name").pluck().all();
     expect(indexes).toEqual(["tokens_by_id"]); // no expiry index: cleanup sweeps the primary key
