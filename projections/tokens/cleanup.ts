@@ -2,12 +2,14 @@ import { setImmediate as yieldToEventLoop, setTimeout as sleep } from "node:time
 import type { Database, Statement } from "better-sqlite3";
 
 /**
- * Expiry cleanup. Tokens have no expiry index (it repeated each token's 32-byte key, ~45 B per live
- * token, issue 8's storage bar): a run sweeps the primary key with a cursor instead, like revoked-row
- * retention (retention.ts), each batch examining at most `batchSize` rows, so no statement touches
- * more than a batch and none scans the table. A run reads every token once, so runs are minutes
- * apart and expired rows stay up to grace + interval (introspection already answers them inactive).
- * Families and codes are few per token and keep their expiry indexes.
+ * Expiry cleanup. Tokens and families have no expiry index (an index repeats each row's key: ~46 B
+ * per live token for tokens, ~19 for families, issue 8's storage bar): a run sweeps each table's
+ * primary key with a cursor instead, like revoked-row retention (retention.ts), each batch
+ * examining at most `batchSize` rows, so no statement touches more than a batch and none scans the
+ * table. Tokens first, then families: a family's expires_at is its latest token's expiry, so past
+ * it none of its tokens is left once the tokens sweep at the same cutoff is done. A run reads every
+ * row once, so runs are minutes apart and expired rows stay up to grace + interval (introspection
+ * already answers them inactive). Codes (minutes-lived, few) keep their expiry index.
  */
 
 /** Options of {@link deleteExpiredTokens}. */
@@ -18,20 +20,34 @@ export interface DeleteExpiredTokensOptions {
   graceMs?: number;
 }
 
-/** Where a sweep resumes: the last token key of the previous batch; an empty key is before every key. */
-export type CleanupCursor = Buffer;
+/** The tables a run sweeps, in order. */
+type SweptTable = "tokens" | "token_families";
 
-/** Result of one batch: tokens deleted, and the cursor to continue from (undefined: the sweep is done). */
+/** Where a run resumes: the table and the last primary key of the previous batch there. */
+export interface CleanupCursor {
+  readonly table: SweptTable;
+  /** Tokens: the hash's bytes; families: the family id. The start values sort before every key. */
+  readonly after: Buffer | string;
+}
+
+/** Result of one batch: rows deleted (of `table`), and the cursor to continue from (undefined: the run is done). */
 export interface CleanupBatch {
+  readonly table: SweptTable;
   readonly deleted: number;
   readonly next: CleanupCursor | undefined;
 }
 
-interface CleanupStatements {
+type Key = Buffer | string;
+
+interface Sweep {
   /** The last key and the number of keys among the next `limit` after a cursor. */
-  readonly page: Statement<[Buffer, number], { last: Buffer | null; n: number }>;
-  readonly tokens: Statement<[Buffer, Buffer, number]>;
-  readonly families: Statement<[number, number]>;
+  readonly page: Statement<[Key, number], { last: Key | null; n: number }>;
+  /** Deletes the rows in (after, last] that expired before the cutoff. */
+  readonly delete: Statement<[Key, Key, number]>;
+}
+
+interface CleanupStatements {
+  readonly sweeps: Readonly<Record<SweptTable, Sweep>>;
   readonly codes: Statement<[number, number]>;
 }
 
@@ -41,12 +57,19 @@ function statementsFor(db: Database): CleanupStatements {
   let statements = prepared.get(db);
   if (statements === undefined) {
     statements = {
-      page: db.prepare("SELECT max(hash) AS last, count(*) AS n FROM (SELECT hash FROM tokens WHERE hash > ? ORDER BY hash LIMIT ?)"),
-      tokens: db.prepare("DELETE FROM tokens WHERE hash > ? AND hash <= ? AND expires_at < ?"),
-      // A family's expires_at is its latest token's expiry: past it, none of its tokens is left
-      // (once a sweep at the same cutoff has finished). Bounded by the LIMIT over the expiry index.
-      families: db.prepare(`DELETE FROM token_families WHERE family_id IN
-        (SELECT family_id FROM token_families WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`),
+      sweeps: {
+        tokens: {
+          page: db.prepare("SELECT max(hash) AS last, count(*) AS n FROM (SELECT hash FROM tokens WHERE hash > ? ORDER BY hash LIMIT ?)"),
+          delete: db.prepare("DELETE FROM tokens WHERE hash > ? AND hash <= ? AND expires_at < ?"),
+        },
+        token_families: {
+          page: db.prepare(
+            "SELECT max(family_id) AS last, count(*) AS n FROM (SELECT family_id FROM token_families WHERE family_id > ? ORDER BY family_id LIMIT ?)",
+          ),
+          delete: db.prepare("DELETE FROM token_families WHERE family_id > ? AND family_id <= ? AND expires_at < ?"),
+        },
+      },
+      // Bounded by the LIMIT over the expiry index.
       codes: db.prepare("DELETE FROM codes WHERE hash IN (SELECT hash FROM codes WHERE expires_at < ? ORDER BY expires_at LIMIT ?)"),
     };
     prepared.set(db, statements);
@@ -54,35 +77,37 @@ function statementsFor(db: Database): CleanupStatements {
   return statements;
 }
 
-/** Before every token key. */
-export const CLEANUP_START: CleanupCursor = Buffer.alloc(0);
+/** The start of a run: before every token key (an empty blob), then before every family id (""). */
+export const CLEANUP_START: CleanupCursor = { table: "tokens", after: Buffer.alloc(0) };
+const FAMILIES_START: CleanupCursor = { table: "token_families", after: "" };
 
 /**
- * One bounded batch of a sweep: examines the next `batchSize` tokens after `after` (start with
- * {@link CLEANUP_START}) and deletes those that expired before `cutoff`. When the sweep is done
- * (`next` undefined), it also deletes one batch of expired families and codes.
+ * One bounded batch of a run: examines the next `batchSize` rows after `cursor` (start with
+ * {@link CLEANUP_START}) and deletes those that expired before `cutoff`. When the run is done
+ * (`next` undefined), it also deletes one batch of expired authorization codes.
  */
-export function deleteExpiredTokensBatch(db: Database, cutoff: number, after: CleanupCursor, batchSize: number): CleanupBatch {
+export function deleteExpiredTokensBatch(db: Database, cutoff: number, cursor: CleanupCursor, batchSize: number): CleanupBatch {
   const statements = statementsFor(db);
+  const sweep = statements.sweeps[cursor.table];
   const batch = db
     .transaction((): CleanupBatch => {
-      const page = statements.page.get(after, batchSize);
-      if (page === undefined || page.last === null) return { deleted: 0, next: undefined };
-      const deleted = statements.tokens.run(after, page.last, cutoff).changes;
-      return { deleted, next: page.n < batchSize ? undefined : page.last };
+      const page = sweep.page.get(cursor.after, batchSize);
+      const last = page?.last ?? undefined;
+      const deleted = last === undefined ? 0 : sweep.delete.run(cursor.after, last, cutoff).changes;
+      let next: CleanupCursor | undefined;
+      if (last !== undefined && (page?.n ?? 0) >= batchSize) next = { table: cursor.table, after: last };
+      else if (cursor.table === "tokens") next = FAMILIES_START;
+      return { table: cursor.table, deleted, next };
     })
     .immediate();
-  if (batch.next === undefined) {
-    statements.families.run(cutoff, batchSize);
-    statements.codes.run(cutoff, batchSize);
-  }
+  if (batch.next === undefined) statements.codes.run(cutoff, batchSize);
   return batch;
 }
 
 /**
  * Deletes every token with `expires_at < nowMs - graceMs` in one sweep of batches of `batchSize`
- * (each its own short transaction: the projection runner's writes interleave between them), then
- * the token families that expired with them and expired authorization codes. Returns the number of
+ * (each its own short transaction: the projection runner's writes interleave between them), then,
+ * in a second sweep, the token families that expired with them, and expired authorization codes. Returns the number of
  * tokens deleted. Synchronous: in a serving process prefer {@link startTokenCleanup}, which yields
  * between batches.
  */
@@ -91,13 +116,12 @@ export function deleteExpiredTokens(db: Database, nowMs: number, options: Delete
   const cutoff = nowMs - (options.graceMs ?? 0);
   const statements = statementsFor(db);
   let total = 0;
-  let after: CleanupCursor | undefined = CLEANUP_START;
-  while (after !== undefined) {
-    const batch = deleteExpiredTokensBatch(db, cutoff, after, batchSize);
-    total += batch.deleted;
-    after = batch.next;
+  let cursor: CleanupCursor | undefined = CLEANUP_START;
+  while (cursor !== undefined) {
+    const batch = deleteExpiredTokensBatch(db, cutoff, cursor, batchSize);
+    if (batch.table === "tokens") total += batch.deleted;
+    cursor = batch.next;
   }
-  while (statements.families.run(cutoff, batchSize).changes >= batchSize);
   while (statements.codes.run(cutoff, batchSize).changes >= batchSize);
   return total;
 }
@@ -142,16 +166,16 @@ export async function startTokenCleanup(options: TokenCleanupOptions): Promise<v
     try {
       const cutoff = now() - (options.graceMs ?? 0);
       let total = 0;
-      let after: CleanupCursor | undefined = CLEANUP_START;
-      while (after !== undefined) {
+      let cursor: CleanupCursor | undefined = CLEANUP_START;
+      while (cursor !== undefined) {
         // Checked before every batch: the connection may have been closed (the runner's own) while
         // we yielded.
         const db = connection();
         if (signal.aborted || !db.open) return;
-        const batch = deleteExpiredTokensBatch(db, cutoff, after, batchSize);
-        total += batch.deleted;
-        after = batch.next;
-        if (after !== undefined) await yieldToEventLoop();
+        const batch = deleteExpiredTokensBatch(db, cutoff, cursor, batchSize);
+        if (batch.table === "tokens") total += batch.deleted;
+        cursor = batch.next;
+        if (cursor !== undefined) await yieldToEventLoop();
       }
       options.onRun?.(total);
     } catch (error) {

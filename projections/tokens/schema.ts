@@ -67,7 +67,7 @@ CREATE INDEX IF NOT EXISTS grants_by_subject ON grants (subject, created_seq);
 CREATE INDEX IF NOT EXISTS grants_by_client ON grants (client_id, created_seq);
 
 -- One row per family: revocation marks it; expires_at is the latest expiry of its tokens, after
--- which cleanup drops it with them.
+-- which cleanup drops it with them (no expiry index: cleanup sweeps the primary key, cleanup.ts).
 CREATE TABLE IF NOT EXISTS token_families (
   family_id      TEXT PRIMARY KEY,
   grant_id       TEXT NOT NULL,
@@ -77,7 +77,6 @@ CREATE TABLE IF NOT EXISTS token_families (
   revoked_reason TEXT,
   seq            INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS token_families_by_exp ON token_families (expires_at);
 
 -- Authorization codes by keyed hash, only so redemption can find a code's grant (the grant
 -- aggregate decides); kept until expiry, redeemed or not, so a second redemption is recognized.

@@ -5,6 +5,7 @@ import type { LedgerEvent } from "../../../services/domain/events.js";
 import { INTROSPECT_SQL } from "../../../projections/tokens/queries.js";
 import {
   CLEANUP_START,
+  type CleanupCursor,
   createTokensProjection,
   deleteExpiredTokens,
   deleteExpiredTokensBatch,
@@ -89,6 +90,7 @@ describe("tokens projection", () => {
     ]);
     const indexes = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'tokens' ORDER BY name").pluck().all();
     expect(indexes).toEqual(["tokens_by_id"]); // no expiry index: cleanup sweeps the primary key
+    expect(db.prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'token_families'").pluck().get()).toBe(0);
   });
 
   it("stores a keyed hash under its HMAC's bytes, whatever the key id; anything else under its own bytes", () => {
@@ -380,7 +382,7 @@ describe("tokens projection", () => {
       expect(deleteExpiredTokens(db, NOW)).toBe(0);
     });
 
-    it("sweeps the primary key: no statement examines more than batchSize rows", () => {
+    it("sweeps the primary keys (tokens, then families): no statement examines more than batchSize rows", () => {
       const executed: string[] = [];
       db = new BetterSqlite3(":memory:", { verbose: (sql) => executed.push(String(sql)) });
       projection.migrate(db);
@@ -397,16 +399,21 @@ describe("tokens projection", () => {
       // Batch by batch with the cursor: 150 expired among 300 rows, 100 examined at a time.
       issueMany(150, () => NOW - MINUTE, "u");
       issueMany(150, () => NOW + HOUR, "v");
-      const deleted: number[] = [];
-      let after: Buffer | undefined = CLEANUP_START;
-      while (after !== undefined) {
-        const batch = deleteExpiredTokensBatch(db, NOW, after, 100);
-        deleted.push(batch.deleted);
-        after = batch.next;
+      const deleted = { tokens: [] as number[], token_families: [] as number[] };
+      let cursor: CleanupCursor | undefined = CLEANUP_START;
+      while (cursor !== undefined) {
+        const batch = deleteExpiredTokensBatch(db, NOW, cursor, 100);
+        deleted[batch.table].push(batch.deleted);
+        cursor = batch.next;
       }
-      expect(deleted).toHaveLength(4); // 300 rows: three full pages and the empty one that ends the sweep
-      expect(deleted.reduce((a, b) => a + b, 0)).toBe(150);
+      // 300 rows in each table (one family per token here): three full pages and the empty one
+      // that ends each sweep, tokens first.
+      expect(deleted.tokens).toHaveLength(4);
+      expect(deleted.token_families).toHaveLength(4);
+      expect(deleted.tokens.reduce((a, b) => a + b, 0)).toBe(150);
+      expect(deleted.token_families.reduce((a, b) => a + b, 0)).toBe(150);
       expect(count("tokens")).toBe(150);
+      expect(count("token_families")).toBe(150);
     });
 
     it("the scheduler drains a backlog batch by batch and keeps running", async () => {
