@@ -108,8 +108,8 @@ const setClientStatus = (
 
 /**
  * A token's scopes as stored: the mask over its grant's vocabulary, else the text. The mask is bound
- * as a BigInt: better-sqlite3 binds a number as REAL, 8 bytes in an ANY column; an integer this
- * small is one.
+ * as a BigInt: better-sqlite3 binds a number as REAL, which an ANY column keeps as 8 bytes, where an
+ * integer this small takes one.
  */
 function storedScopes(scopes: readonly string[], vocabulary: readonly string[]): bigint | string {
   const mask = scopeMask(scopes, vocabulary);
