@@ -3,15 +3,16 @@ import type { EventOf, LedgerEvent, LedgerEventType } from "../../services/domai
 import type { IssuedToken } from "../../services/domain/grant/events.js";
 import type { RecordedEnvelope } from "../../services/eventlog/types.js";
 import type { Projection } from "../runner/projection.js";
-import { joinList, LIST_SEPARATOR, migrateTokens, SCOPE_SEPARATOR } from "./schema.js";
+import { joinList, LIST_SEPARATOR, migrateTokens, SCOPE_SEPARATOR, splitList, storedHash, storedTokenKind } from "./schema.js";
+import { extendVocabulary, scopeMask } from "./scope-bits.js";
 
 /** The write statements of the tokens projection, prepared once per connection. */
 export interface TokensStatements {
   readonly upsertClient: Statement<[string, string, string, string, string, string, number, number, number, number]>;
   readonly setClientStatus: Statement<[string, string, number, number, string]>;
-  readonly insertGrant: Statement<[string, string, string, string, string, number, number | null, number, number]>;
+  readonly insertGrant: Statement<[string, string, string, string, string, string, number, number | null, number, number]>;
   readonly revokeGrant: Statement<[number, number, string, number, string]>;
-  readonly insertToken: Statement<[string, string, string, string, string, string, number, number, number]>;
+  readonly insertToken: Statement<[Buffer, string, number, string, bigint | string, number, number, number]>;
   readonly upsertFamily: Statement<[string, string, number, number, number]>;
   readonly revokeToken: Statement<[number, string, number, string, string]>;
   readonly revokeFamily: Statement<[string, string, number, number, number, string, number]>;
@@ -19,9 +20,10 @@ export interface TokensStatements {
   readonly updateClient: Statement<[string, string, string, number, number, string]>;
   readonly touchClient: Statement<[number, number, string]>;
   readonly revokeClientTokens: Statement<[number, number, number, number, string]>;
-  readonly insertClientGrant: Statement<[string, string, string, string, number, number, number]>;
-  readonly updateGrantScopes: Statement<[string, number, string]>;
-  readonly insertCode: Statement<[string, string, string, number, number]>;
+  readonly insertClientGrant: Statement<[string, string, string, string, string, number, number, number]>;
+  readonly grantScopeNames: Statement<[string], string>;
+  readonly updateGrantScopes: Statement<[string, string, number, string]>;
+  readonly insertCode: Statement<[Buffer, string, string, number, number]>;
 }
 
 export function prepareTokensStatements(db: Database): TokensStatements {
@@ -38,22 +40,24 @@ export function prepareTokensStatements(db: Database): TokensStatements {
       "UPDATE clients SET status = ?, status_reason = ?, updated_at = ?, seq = ? WHERE client_id = ?",
     ),
     insertGrant: db.prepare(`
-      INSERT INTO grants (grant_id, kind, subject, client_id, scopes, resources, created_at, expires_at, created_seq, seq)
-      VALUES (?, 'user', ?, ?, ?, ?, ?, ?, ?, ?)`),
+      INSERT INTO grants (grant_id, kind, subject, client_id, scopes, scope_names, resources, created_at, expires_at, created_seq, seq)
+      VALUES (?, 'user', ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     // The first revocation is the one reported; later ones only bump seq.
     revokeGrant: db.prepare(`
       UPDATE grants SET revoked_seq = coalesce(revoked_seq, ?), revoked_at = coalesce(revoked_at, ?),
                         revoked_reason = coalesce(revoked_reason, ?), seq = ?
       WHERE grant_id = ?`),
     insertToken: db.prepare(`
-      INSERT INTO tokens (hash, token_id, kind, grant_id, family_id, scopes, issued_at, expires_at, seq)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      INSERT INTO tokens (hash, token_id, kind, family_id, scopes, issued_at, expires_at, seq)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
     upsertFamily: db.prepare(`
       INSERT INTO token_families (family_id, grant_id, expires_at, created_seq, seq) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (family_id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at), seq = excluded.seq`),
+    // The token must be the grant's (through its family): an event names tokens of its own grant only.
     revokeToken: db.prepare(`
       UPDATE tokens SET revoked_seq = coalesce(revoked_seq, ?), revoked_reason = coalesce(revoked_reason, ?), seq = ?
-      WHERE token_id = ? AND grant_id = ?`),
+      WHERE token_id = ?
+        AND EXISTS (SELECT 1 FROM token_families f WHERE f.family_id = tokens.family_id AND f.grant_id = ?)`),
     // A family not (or no longer) in the file is recorded revoked all the same, so a token rotated
     // into it later is born inactive; it expires from the file like any family.
     revokeFamily: db.prepare(`
@@ -73,9 +77,10 @@ export function prepareTokensStatements(db: Database): TokensStatements {
       "UPDATE clients SET tokens_revoked_seq = ?, tokens_revoked_at = ?, updated_at = ?, seq = ? WHERE client_id = ?",
     ),
     insertClientGrant: db.prepare(`
-      INSERT INTO grants (grant_id, kind, subject, client_id, scopes, resources, created_at, expires_at, created_seq, seq)
-      VALUES (?, 'client', ?, ?, ?, '', ?, NULL, ?, ?)`),
-    updateGrantScopes: db.prepare("UPDATE grants SET scopes = ?, seq = ? WHERE grant_id = ?"),
+      INSERT INTO grants (grant_id, kind, subject, client_id, scopes, scope_names, resources, created_at, expires_at, created_seq, seq)
+      VALUES (?, 'client', ?, ?, ?, ?, '', ?, NULL, ?, ?)`),
+    grantScopeNames: db.prepare<[string], string>("SELECT scope_names FROM grants WHERE grant_id = ?").pluck(),
+    updateGrantScopes: db.prepare("UPDATE grants SET scopes = ?, scope_names = ?, seq = ? WHERE grant_id = ?"),
     insertCode: db.prepare("INSERT INTO codes (hash, code_id, grant_id, expires_at, seq) VALUES (?, ?, ?, ?, ?)"),
   };
 }
@@ -101,6 +106,16 @@ const setClientStatus = (
   ctx.statements.setClientStatus.run(status, data.reason, envelope.at, envelope.seq, data.clientId);
 };
 
+/**
+ * A token's scopes as stored: the mask over its grant's vocabulary, else the text. The mask is bound
+ * as a BigInt: better-sqlite3 binds a number as REAL, which an ANY column keeps as 8 bytes, where an
+ * integer this small takes one.
+ */
+function storedScopes(scopes: readonly string[], vocabulary: readonly string[]): bigint | string {
+  const mask = scopeMask(scopes, vocabulary);
+  return mask === undefined ? joinList(scopes, SCOPE_SEPARATOR) : BigInt(mask);
+}
+
 /** Why a refresh token stops being active when a rotation consumes it. */
 const ROTATED = "rotated";
 
@@ -111,6 +126,7 @@ const ROTATED = "rotated";
  */
 function insertTokens(ctx: TokensApplyContext, grantId: string, tokens: readonly IssuedToken[], envelope: RecordedEnvelope): void {
   const { statements, dropExpiredBefore } = ctx;
+  const vocabulary = splitList(statements.grantScopeNames.get(grantId) ?? "", SCOPE_SEPARATOR);
   let familyId: string | undefined;
   let familyExpiresAt = 0;
   const upsertFamily = (): void => {
@@ -119,12 +135,11 @@ function insertTokens(ctx: TokensApplyContext, grantId: string, tokens: readonly
   for (const token of tokens) {
     if (token.expiresAt < dropExpiredBefore) continue;
     statements.insertToken.run(
-      token.hash,
+      storedHash(token.hash),
       token.tokenId,
-      token.kind,
-      grantId,
+      storedTokenKind(token.kind),
       token.familyId,
-      joinList(token.scopes, SCOPE_SEPARATOR),
+      storedScopes(token.scopes, vocabulary),
       token.issuedAt,
       token.expiresAt,
       envelope.seq,
@@ -182,11 +197,13 @@ export const tokensHandlers = {
   },
 
   "grant.created": ({ statements }, { data }, envelope) => {
+    const scopes = joinList(data.scopes, SCOPE_SEPARATOR);
     statements.insertGrant.run(
       data.grantId,
       data.subject,
       data.clientId,
-      joinList(data.scopes, SCOPE_SEPARATOR),
+      scopes,
+      scopes,
       joinList(data.resources, LIST_SEPARATOR),
       data.createdAt,
       data.expiresAt,
@@ -205,23 +222,32 @@ export const tokensHandlers = {
     for (const familyId of data.familyIds) revokeFamily(statements, data.grantId, familyId, data.reason, envelope);
   },
   "grant.created_for_client": ({ statements }, { data }, envelope) => {
+    const scopes = joinList(data.scopes, SCOPE_SEPARATOR);
     statements.insertClientGrant.run(
       data.grantId,
       data.clientId,
       data.clientId,
-      joinList(data.scopes, SCOPE_SEPARATOR),
+      scopes,
+      scopes,
       data.createdAt,
       envelope.seq,
       envelope.seq,
     );
   },
   // Tokens are not touched: introspection intersects their scopes with the grant's current ones.
+  // New scope names extend the vocabulary the grant's token masks are read with.
   "grant.scopes_updated": ({ statements }, { data }, envelope) => {
-    statements.updateGrantScopes.run(joinList(data.scopes, SCOPE_SEPARATOR), envelope.seq, data.grantId);
+    const vocabulary = extendVocabulary(splitList(statements.grantScopeNames.get(data.grantId) ?? "", SCOPE_SEPARATOR), data.scopes);
+    statements.updateGrantScopes.run(
+      joinList(data.scopes, SCOPE_SEPARATOR),
+      joinList(vocabulary, SCOPE_SEPARATOR),
+      envelope.seq,
+      data.grantId,
+    );
   },
   "code.issued": ({ statements, dropExpiredBefore }, { data }, envelope) => {
     if (data.expiresAt < dropExpiredBefore) return;
-    statements.insertCode.run(data.hash, data.codeId, data.grantId, data.expiresAt, envelope.seq);
+    statements.insertCode.run(storedHash(data.hash), data.codeId, data.grantId, data.expiresAt, envelope.seq);
   },
   // The code row stays until it expires, so a second redemption still finds its grant.
   "code.redeemed": (ctx, { data }, envelope) => insertTokens(ctx, data.grantId, data.tokens, envelope),
@@ -264,8 +290,13 @@ export interface TokensProjectionOptions {
 }
 
 export const TOKENS_PROJECTION_NAME = "tokens";
-/** 2: client token watermark, grant kind and scope changes, family start, authorization codes. */
-export const TOKENS_PROJECTION_VERSION = 2;
+/**
+ * 2: client token watermark, grant kind and scope changes, family start, authorization codes.
+ * 3: smaller rows (issue 8's storage bar): hashes as 32-byte blobs, kind as an integer, a token's
+ * grant through its family, no token expiry index, token scopes as a bitmask over the grant's
+ * scope vocabulary.
+ */
+export const TOKENS_PROJECTION_VERSION = 3;
 
 /** The tokens projection, for the runner. Statements are prepared once per connection. */
 export function createTokensProjection(options: TokensProjectionOptions = {}): Projection {

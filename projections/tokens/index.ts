@@ -8,9 +8,9 @@ export {
   tokensHandlers,
 } from "./handlers.js";
 export { TokensReadModel } from "./queries.js";
-export { deleteExpiredTokens, deleteExpiredTokensBatch, startTokenCleanup } from "./cleanup.js";
-export { deleteRevoked, deleteRevokedBatch, sequenceStoredBefore, startRevokedRetention } from "./retention.js";
-export { migrateTokens, TOKENS_SCHEMA } from "./schema.js";
+export { CLEANUP_START, deleteExpiredTokens, deleteExpiredTokensBatch, startTokenCleanup } from "./cleanup.js";
+export { deleteRevoked, deleteRevokedBatch, sequenceStoredBefore, startCursor, startRevokedRetention } from "./retention.js";
+export { migrateTokens, storedHash, TOKENS_SCHEMA } from "./schema.js";
 export { countTokensByState } from "./stats.js";
 
 export type {
@@ -32,6 +32,6 @@ export type {
   TokenKind,
   TokenRef,
 } from "./queries.js";
-export type { DeleteExpiredTokensOptions, TokenCleanupOptions } from "./cleanup.js";
+export type { CleanupBatch, CleanupCursor, DeleteExpiredTokensOptions, TokenCleanupOptions } from "./cleanup.js";
 export type { TokenCounts } from "./stats.js";
-export type { RetentionBatch, RetentionTable, RevokedRetentionOptions } from "./retention.js";
+export type { RetentionBatch, RetentionCursor, RetentionTable, RevokedRetentionOptions } from "./retention.js";

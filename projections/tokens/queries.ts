@@ -2,7 +2,8 @@ import type { Database, Statement } from "better-sqlite3";
 import { intersectScopes } from "../../services/domain/shared/scopes.js";
 import { type Checkpoint, readCheckpoint } from "../runner/sqlite.js";
 import { TOKENS_PROJECTION_NAME } from "./handlers.js";
-import { LIST_SEPARATOR, SCOPE_SEPARATOR, splitList } from "./schema.js";
+import { LIST_SEPARATOR, SCOPE_SEPARATOR, splitList, storedHash, TOKEN_KINDS } from "./schema.js";
+import { scopesOfMask } from "./scope-bits.js";
 
 export type TokenKind = "access_token" | "refresh_token";
 export type ClientStatus = "active" | "suspended" | "deleted";
@@ -104,17 +105,17 @@ const SUBJECT_REVOKED = "subject revoked";
 const EXPIRED = "expired";
 
 // The hot path: one point lookup by primary key, joined with the four rows that can make a token
-// inactive. Any reason filters the row out, so "no row" is the only inactive answer, except one
+// inactive (the family also names the grant). Any reason filters the row out, so "no row" is the only inactive answer, except one
 // the caller computes from the row: an empty effective scope (token ∩ grant ∩ client allowed).
 // The subject watermark covers user grants only; a client's own grant (client credentials) answers
 // to the client's token watermark, which covers every family started at or before it.
 export const INTROSPECT_SQL = `
-SELECT t.token_id, t.kind, t.scopes, g.client_id, g.subject, t.issued_at, t.expires_at, t.grant_id, g.resources,
-       g.scopes, c.allowed_scopes, g.expires_at
+SELECT t.token_id, t.kind, t.scopes, g.client_id, g.subject, t.issued_at, t.expires_at, f.grant_id, g.resources,
+       g.scopes, c.allowed_scopes, g.scope_names, g.expires_at
 FROM tokens t
-JOIN grants g ON g.grant_id = t.grant_id
+JOIN token_families f ON f.family_id = t.family_id
+JOIN grants g ON g.grant_id = f.grant_id
 JOIN clients c ON c.client_id = g.client_id
-LEFT JOIN token_families f ON f.family_id = t.family_id
 LEFT JOIN subjects s ON s.subject = g.subject AND g.kind = 'user'
 WHERE t.hash = ? AND t.expires_at > ? AND t.revoked_seq IS NULL
   AND f.revoked_seq IS NULL
@@ -122,7 +123,7 @@ WHERE t.hash = ? AND t.expires_at > ? AND t.revoked_seq IS NULL
   AND (s.revoked_seq IS NULL OR g.created_seq > s.revoked_seq)
   AND c.status = 'active' AND (c.tokens_revoked_seq IS NULL OR f.created_seq > c.tokens_revoked_seq)`;
 
-type IntrospectRow = [string, TokenKind, string, string, string, number, number, string, string, string, string, number | null];
+type IntrospectRow = [string, number, number | string, string, string, number, number, string, string, string, string, string, number | null];
 
 const CLIENT_COLUMNS = `client_id AS clientId, owner_account AS ownerAccount, name, redirect_uris AS redirectUris,
   allowed_scopes AS allowedScopes, client_type AS clientType, status, status_reason AS statusReason,
@@ -167,9 +168,9 @@ interface GrantParams {
  */
 export class TokensReadModel {
   readonly #db: Database;
-  readonly #introspect: Statement<[string, number, number], IntrospectRow>;
-  readonly #findToken: Statement<[string], TokenRef>;
-  readonly #findCode: Statement<[string], CodeRef>;
+  readonly #introspect: Statement<[Buffer, number, number], IntrospectRow>;
+  readonly #findToken: Statement<[Buffer], TokenRefRow>;
+  readonly #findCode: Statement<[Buffer], CodeRef>;
   readonly #getClient: Statement<[string], ClientRow>;
   readonly #listClients: Statement<[string], ClientRow>;
   readonly #listAllClients: Statement<[string], ClientRow>;
@@ -181,10 +182,11 @@ export class TokensReadModel {
 
   constructor(db: Database) {
     this.#db = db;
-    this.#introspect = db.prepare<[string, number, number], IntrospectRow>(INTROSPECT_SQL).raw(true);
+    this.#introspect = db.prepare<[Buffer, number, number], IntrospectRow>(INTROSPECT_SQL).raw(true);
     this.#findToken = db.prepare(`
-      SELECT t.token_id AS tokenId, t.grant_id AS grantId, g.client_id AS clientId, t.kind, t.family_id AS familyId
-      FROM tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE t.hash = ?`);
+      SELECT t.token_id AS tokenId, f.grant_id AS grantId, g.client_id AS clientId, t.kind, t.family_id AS familyId
+      FROM tokens t JOIN token_families f ON f.family_id = t.family_id JOIN grants g ON g.grant_id = f.grant_id
+      WHERE t.hash = ?`);
     this.#findCode = db.prepare(`
       SELECT k.code_id AS codeId, k.grant_id AS grantId, g.client_id AS clientId
       FROM codes k JOIN grants g ON g.grant_id = k.grant_id WHERE k.hash = ?`);
@@ -214,17 +216,18 @@ export class TokensReadModel {
    * own ∩ its grant's current ∩ its client's allowed (scope changes narrow tokens at read time).
    */
   introspect(hash: string, nowMs: number): IntrospectedToken | undefined {
-    const row = this.#introspect.get(hash, nowMs, nowMs);
+    const row = this.#introspect.get(storedHash(hash), nowMs, nowMs);
     if (row === undefined) return undefined;
+    const own = typeof row[2] === "number" ? scopesOfMask(row[2], splitList(row[11], SCOPE_SEPARATOR)) : splitList(row[2], SCOPE_SEPARATOR);
     const scopes = intersectScopes(
-      splitList(row[2], SCOPE_SEPARATOR),
+      own,
       splitList(row[9], SCOPE_SEPARATOR),
       splitList(row[10], SCOPE_SEPARATOR),
     );
     if (scopes.length === 0) return undefined;
     return {
       tokenId: row[0],
-      kind: row[1],
+      kind: tokenKind(row[1]),
       scopes,
       scope: scopes.join(SCOPE_SEPARATOR),
       clientId: row[3],
@@ -233,18 +236,19 @@ export class TokensReadModel {
       expiresAt: row[6],
       grantId: row[7],
       resources: splitList(row[8], LIST_SEPARATOR),
-      validUntil: row[11] === null ? row[6] : Math.min(row[6], row[11]),
+      validUntil: row[12] === null ? row[6] : Math.min(row[6], row[12]),
     };
   }
 
   /** The token with this keyed hash whatever its state (revocation needs its grant and family). */
   findToken(hash: string): TokenRef | undefined {
-    return this.#findToken.get(hash);
+    const row = this.#findToken.get(storedHash(hash));
+    return row === undefined ? undefined : { ...row, kind: tokenKind(row.kind) };
   }
 
   /** The authorization code with this keyed hash, redeemed or not, until it expires from the file. */
   findCode(hash: string): CodeRef | undefined {
-    return this.#findCode.get(hash);
+    return this.#findCode.get(storedHash(hash));
   }
 
   getClient(clientId: string): ClientView | undefined {
@@ -282,6 +286,17 @@ export class TokensReadModel {
   checkpoint(): Checkpoint | undefined {
     return readCheckpoint(this.#db, TOKENS_PROJECTION_NAME);
   }
+}
+
+/** The stored kind back; any other number is a corrupt row, never answered as some kind. */
+function tokenKind(stored: number): TokenKind {
+  const kind = TOKEN_KINDS[stored];
+  if (kind === undefined) throw new Error(`tokens read model: unknown stored token kind ${stored}`);
+  return kind;
+}
+
+interface TokenRefRow extends Omit<TokenRef, "kind"> {
+  kind: number;
 }
 
 const toClientView = (row: ClientRow): ClientView => ({

@@ -25,13 +25,22 @@ import type { EventLog } from "../../services/eventlog/types.js";
 
 export type RetentionTable = "tokens" | "grants";
 
-type Page = Statement<[string, number], { last: string | null; n: number }>;
+/**
+ * Where a sweep resumes: the last primary key of the previous batch (tokens: the hash's bytes;
+ * grants: the grant id). {@link startCursor} is before every key.
+ */
+export type RetentionCursor = string | Buffer;
+
+/** Before every key of `table`: primary keys are never empty. */
+export const startCursor = (table: RetentionTable): RetentionCursor => (table === "tokens" ? Buffer.alloc(0) : "");
+
+type Page = Statement<[RetentionCursor, number], { last: RetentionCursor | null; n: number }>;
 
 interface RetentionStatements {
   /** The last key and the number of keys among the next `limit` after a cursor. */
   readonly page: Readonly<Record<RetentionTable, Page>>;
-  readonly deleteTokens: Statement<[string, string, number, number, number]>;
-  readonly deleteGrants: Statement<[string, string, number]>;
+  readonly deleteTokens: Statement<[RetentionCursor, RetentionCursor, number, number, number]>;
+  readonly deleteGrants: Statement<[RetentionCursor, RetentionCursor, number]>;
 }
 
 const prepared = new WeakMap<Database, RetentionStatements>();
@@ -51,7 +60,7 @@ function statementsFor(db: Database): RetentionStatements {
         DELETE FROM tokens WHERE hash IN (
           SELECT t.hash FROM tokens t
           LEFT JOIN token_families f ON f.family_id = t.family_id
-          LEFT JOIN grants g ON g.grant_id = t.grant_id
+          LEFT JOIN grants g ON g.grant_id = f.grant_id
           WHERE t.hash > ? AND t.hash <= ?
             AND (t.revoked_seq <= ? OR f.revoked_seq <= ? OR g.revoked_seq <= ?))`),
       deleteGrants: db.prepare("DELETE FROM grants WHERE grant_id > ? AND grant_id <= ? AND revoked_seq <= ?"),
@@ -64,14 +73,20 @@ function statementsFor(db: Database): RetentionStatements {
 /** Result of one batch: rows deleted, and the cursor to continue from (undefined: the table is done). */
 export interface RetentionBatch {
   readonly deleted: number;
-  readonly next: string | undefined;
+  readonly next: RetentionCursor | undefined;
 }
 
 /**
- * One bounded batch over `table`: the next `batchSize` keys after `after` (start with ""), deleting
- * the rows among them revoked at or before `cutoffSeq`.
+ * One bounded batch over `table`: the next `batchSize` keys after `after` (start with
+ * {@link startCursor}), deleting the rows among them revoked at or before `cutoffSeq`.
  */
-export function deleteRevokedBatch(db: Database, table: RetentionTable, cutoffSeq: number, after: string, batchSize: number): RetentionBatch {
+export function deleteRevokedBatch(
+  db: Database,
+  table: RetentionTable,
+  cutoffSeq: number,
+  after: RetentionCursor,
+  batchSize: number,
+): RetentionBatch {
   const statements = statementsFor(db);
   return db
     .transaction((): RetentionBatch => {
@@ -90,7 +105,7 @@ export function deleteRevokedBatch(db: Database, table: RetentionTable, cutoffSe
 export function deleteRevoked(db: Database, cutoffSeq: number, batchSize = 1000): { tokens: number; grants: number } {
   const totals = { tokens: 0, grants: 0 };
   for (const table of ["tokens", "grants"] as const) {
-    let after: string | undefined = "";
+    let after: RetentionCursor | undefined = startCursor(table);
     while (after !== undefined) {
       const batch = deleteRevokedBatch(db, table, cutoffSeq, after, batchSize);
       totals[table] += batch.deleted;
@@ -144,7 +159,7 @@ export async function startRevokedRetention(options: RevokedRetentionOptions): P
       const totals = { tokens: 0, grants: 0 };
       if (cutoffSeq > 0) {
         for (const table of ["tokens", "grants"] as const) {
-          let after: string | undefined = "";
+          let after: RetentionCursor | undefined = startCursor(table);
           while (after !== undefined) {
             const db = options.db();
             if (signal.aborted || !db.open) return;

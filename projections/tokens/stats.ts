@@ -26,9 +26,9 @@ SELECT
   END AS state,
   count(*) AS n
 FROM tokens t
-LEFT JOIN grants g ON g.grant_id = t.grant_id
-LEFT JOIN clients c ON c.client_id = g.client_id
 LEFT JOIN token_families f ON f.family_id = t.family_id
+LEFT JOIN grants g ON g.grant_id = f.grant_id
+LEFT JOIN clients c ON c.client_id = g.client_id
 LEFT JOIN subjects s ON s.subject = g.subject AND g.kind = 'user'
 GROUP BY state`;
 

@@ -112,6 +112,7 @@ export async function startLedgerNode(config: Config, natsUrl: string, logger: L
     stream: config.stream,
     subjectRoot: config.subjectRoot,
     replicas: config.streamReplicas,
+    compression: config.streamCompression,
     duplicateWindowMs: config.dedupeWindowMs,
     name: `grant-ledger[${roles.join(",")}]`,
     follow: {

@@ -51,6 +51,8 @@ export const configSchema = z.object({
   stream: z.string().regex(/^[A-Za-z0-9_-]+$/).default("LEDGER"),
   subjectRoot: z.string().regex(/^[A-Za-z0-9_-]+$/).default("ledger"),
   streamReplicas: z.coerce.number().int().min(1).max(5).default(1),
+  /** Compression of the stream's files on the NATS server (services/eventlog: StreamOptions.compression). */
+  streamCompression: z.enum(["s2", "none"]).default("s2"),
   /** JetStream dedupe window: a retried request_id within it appends nothing new. */
   dedupeWindowMs: z.coerce.number().int().min(1000).max(86_400_000).default(120_000),
   scopeCatalogFile: z.string().min(1).default("config/scopes.json"),
@@ -218,6 +220,7 @@ export const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   GL_STREAM: "stream",
   GL_SUBJECT_ROOT: "subjectRoot",
   GL_STREAM_REPLICAS: "streamReplicas",
+  GL_STREAM_COMPRESSION: "streamCompression",
   GL_DEDUPE_WINDOW_MS: "dedupeWindowMs",
   GL_SCOPE_CATALOG: "scopeCatalogFile",
   GL_TOKEN_HASH_KEY: "tokenHashKey",

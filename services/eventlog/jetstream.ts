@@ -6,6 +6,7 @@ import {
   jetstreamManager,
   RetentionPolicy,
   StorageType,
+  StoreCompression,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -61,6 +62,17 @@ export interface StreamOptions {
    * moved the aggregate's version).
    */
   duplicateWindowMs?: number;
+  /**
+   * Compression of the stream's files (default "s2"). nats-server (>= 2.10) compresses a message
+   * block once it is full and the next one is started, so the block being written stays plain:
+   * measured ~2.6x fewer bytes on disk for this log (scripts/bench/findings.md, Storage), with no
+   * cost on the append path. The price is on cold reads: a message in a block the server no longer
+   * caches costs decompressing its block (~30 ms more per 8 MB block on a 2-core machine).
+   * Changing it on an existing stream (an update) leaves written blocks as they are; nats-server
+   * 2.10 applies it to blocks sealed after its next restart. `stream info` bytes are the
+   * uncompressed size either way.
+   */
+  compression?: "s2" | "none";
 }
 
 /** Options of {@link connectEventLog}. */
@@ -114,8 +126,8 @@ export interface JetStreamEventLog extends EventLog {
 
 /**
  * The stream config of an append-only log: file storage, limits retention with no limits, discard
- * old, direct get (fast reads of one message, from any replica), dedupe window, and neither delete
- * nor purge allowed through the API.
+ * old, direct get (fast reads of one message, from any replica), dedupe window, neither delete nor
+ * purge allowed through the API, and S2-compressed blocks unless turned off.
  */
 export function streamConfig(options: StreamOptions = {}): Partial<StreamConfig> & { name: string } {
   return {
@@ -133,6 +145,7 @@ export function streamConfig(options: StreamOptions = {}): Partial<StreamConfig>
     max_bytes: -1,
     max_age: 0,
     max_msgs_per_subject: -1,
+    compression: options.compression === "none" ? StoreCompression.None : StoreCompression.S2,
   };
 }
 

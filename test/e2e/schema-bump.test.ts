@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { projectionFileDigest, readPointer } from "../../projections/runner/index.js";
-import { createTokensProjection } from "../../projections/tokens/index.js";
+import { createTokensProjection, TOKENS_PROJECTION_VERSION } from "../../projections/tokens/index.js";
 import { startLedgerNode, type LedgerNode } from "../../services/app/ledger.js";
 import { createLogger } from "../../services/app/logger.js";
 import { loadConfig } from "../../services/config/config.js";
@@ -21,6 +21,8 @@ const say = (line: string): void => console.log(`[schema-bump] ${line}`);
 const NO_CLEANUP = { expiredTokenGraceSeconds: 10 * 365 * 86_400 };
 
 const digestOf = (file: string) => projectionFileDigest(file, "tokens");
+/** This build's version; the test builds pretend to be the next two. */
+const V = TOKENS_PROJECTION_VERSION;
 
 describe("schema-version bump in a test build: automatic blue-green rebuild on start", () => {
   let nats: NatsServer;
@@ -33,7 +35,7 @@ describe("schema-version bump in a test build: automatic blue-green rebuild on s
   beforeAll(async () => {
     nats = await startNatsServer();
     dataDir = await mkdtemp(join(tmpdir(), "gl-schema-bump-"));
-    // Version 2 (this build) fills the log and its file, then stops.
+    // This build (version V) fills the log and its file, then stops.
     const first = await startTestLedger(nats.url, { dataDir, ...NO_CLEANUP });
     const api = connectClients(first.address);
     const log = await connectEventLog({ servers: nats.url, stream: first.config.stream, subjectRoot: first.config.subjectRoot });
@@ -71,7 +73,7 @@ describe("schema-version bump in a test build: automatic blue-green rebuild on s
       await log.close();
       await first.stop();
     }
-    say(`version 2 file written up to ${head}`);
+    say(`version ${V} file written up to ${head}`);
   }, 120_000);
   afterAll(async () => {
     for (const stop of stops.reverse()) await stop();
@@ -127,18 +129,18 @@ describe("schema-version bump in a test build: automatic blue-green rebuild on s
     return { node, api };
   };
 
-  it("serves from the version-2 file while version 3 is rebuilt beside it, then switches; no request fails", { timeout: 120_000 }, async () => {
-    const bumped = createTokensProjection({ version: 3, servesVersions: [2] });
+  it("serves from the version-V file while version V+1 is rebuilt beside it, then switches; no request fails", { timeout: 120_000 }, async () => {
+    const bumped = createTokensProjection({ version: V + 1, servesVersions: [V] });
     const ledger: TestLedger = await startTestLedger(nats.url, { dataDir, ...NO_CLEANUP }, { tokensProjection: bumped });
     const api = connectClients(ledger.address);
     stops.push(async () => {
       api.close();
       await ledger.stop();
     });
-    const reader = await startReader(3, [2]);
+    const reader = await startReader(V + 1, [V]);
     const dir = join(dataDir, "projections");
     const switched = (async () => {
-      while (ledger.ledger.tokens.active.version !== 3 || reader.node.tokens?.active.version !== 3) await new Promise((r) => setTimeout(r, 20));
+      while (ledger.ledger.tokens.active.version !== V + 1 || reader.node.tokens?.active.version !== V + 1) await new Promise((r) => setTimeout(r, 20));
       await new Promise((r) => setTimeout(r, 500)); // and some load on the new file
     })();
     const result = await hammer([api, reader.api], switched);
@@ -146,29 +148,29 @@ describe("schema-version bump in a test build: automatic blue-green rebuild on s
     expect(ledger.logs.lines.some((l) => l.includes("serving from it while the new version is rebuilt"))).toBe(true);
     expect(result.failures).toEqual([]);
     expect(result.wrong).toBe(0);
-    expect(readPointer(dir, "tokens")).toMatchObject({ version: 3, generation: 1, file: "tokens.v3.g1.db" });
+    expect(readPointer(dir, "tokens")).toMatchObject({ version: V + 1, generation: 1, file: `tokens.v${V + 1}.g1.db` });
 
     // After the handover grace both files stopped at the same sequence with the same rows.
     await new Promise((r) => setTimeout(r, 3500));
-    const oldDigest = digestOf(join(dir, "tokens.v2.db"));
-    const newDigest = digestOf(join(dir, "tokens.v3.g1.db"));
-    expect(newDigest.version).toBe(3);
-    expect(oldDigest.version).toBe(2);
+    const oldDigest = digestOf(join(dir, `tokens.v${V}.db`));
+    const newDigest = digestOf(join(dir, `tokens.v${V + 1}.g1.db`));
+    expect(newDigest.version).toBe(V + 1);
+    expect(oldDigest.version).toBe(V);
     expect({ ...newDigest, version: 0 }).toEqual({ ...oldDigest, version: 0 });
   });
 
   it("a file of a version the build cannot serve is rebuilt before the process serves", { timeout: 120_000 }, async () => {
     for (const stop of stops.splice(0).reverse()) await stop();
     const started = Date.now();
-    const ledger = await startTestLedger(nats.url, { dataDir, ...NO_CLEANUP }, { tokensProjection: createTokensProjection({ version: 4 }) });
+    const ledger = await startTestLedger(nats.url, { dataDir, ...NO_CLEANUP }, { tokensProjection: createTokensProjection({ version: V + 2 }) });
     const api = connectClients(ledger.address);
     stops.push(async () => {
       api.close();
       await ledger.stop();
     });
-    say(`version 4 (not serving version 3 files) started after ${Date.now() - started} ms on ${ledger.ledger.tokens.active.file}`);
+    say(`version ${V + 2} (not serving version ${V + 1} files) started after ${Date.now() - started} ms on ${ledger.ledger.tokens.active.file}`);
     expect(ledger.logs.lines.some((l) => l.includes("rebuilding before serving"))).toBe(true);
-    expect(ledger.ledger.tokens.active).toMatchObject({ version: 4, generation: 2 });
+    expect(ledger.ledger.tokens.active).toMatchObject({ version: V + 2, generation: 2 });
     const result = await hammer([api], new Promise((r) => setTimeout(r, 500)));
     expect(result.failures).toEqual([]);
     expect(result.wrong).toBe(0);
@@ -177,19 +179,19 @@ describe("schema-version bump in a test build: automatic blue-green rebuild on s
   it("projections rebuild with no projector running names the new file itself; the next projector resumes it", { timeout: 120_000 }, async () => {
     for (const stop of stops.splice(0).reverse()) await stop();
     const dir = join(dataDir, "projections");
-    // This build's version (2) again: the version-4 file is not servable, so rebuild offline first.
+    // This build's version (V) again: the version-V+2 file is not servable, so rebuild offline first.
     const rebuilt = await runCli(["projections", "rebuild", "tokens"], { NATS_URL: nats.url, GL_DATA_DIR: dataDir });
     say(`offline rebuild: ${rebuilt.stdout.trim()}`);
     expect(rebuilt.code).toBe(0);
     expect(rebuilt.stdout).toContain("no projector runs");
-    expect(readPointer(dir, "tokens")).toMatchObject({ version: 2, generation: 3, file: "tokens.v2.g3.db" });
+    expect(readPointer(dir, "tokens")).toMatchObject({ version: V, generation: 3, file: `tokens.v${V}.g3.db` });
     const ledger = await startTestLedger(nats.url, { dataDir, ...NO_CLEANUP });
     const api = connectClients(ledger.address);
     stops.push(async () => {
       api.close();
       await ledger.stop();
     });
-    expect(ledger.ledger.tokens.active.file).toBe("tokens.v2.g3.db");
+    expect(ledger.ledger.tokens.active.file).toBe(`tokens.v${V}.g3.db`);
     expect(ledger.logs.lines.some((l) => l.includes("rebuilding before serving"))).toBe(false);
     const result = await hammer([api], new Promise((r) => setTimeout(r, 300)));
     expect(result.failures).toEqual([]);

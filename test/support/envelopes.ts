@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { EventOf, LedgerEvent } from "../../services/domain/events.js";
 import type { IssuedToken } from "../../services/domain/grant/events.js";
 import type { AggregateRef, EventLog, RecordedEnvelope } from "../../services/eventlog/types.js";
@@ -105,8 +105,8 @@ export const issued = (tokenId: string, overrides: Partial<IssuedToken> = {}): I
   ...overrides,
 });
 
-/** The keyed hash `issued(tokenId)` gets: `<kid>:<base64url>`. */
-export const hashOf = (tokenId: string): string => `k1:${Buffer.from(`h(${tokenId})`).toString("base64url")}`;
+/** The keyed hash `issued(tokenId)` gets, shaped like a real one: `<kid>:<base64url of 32 bytes>`. */
+export const hashOf = (tokenId: string): string => `k1:${createHash("sha256").update(tokenId).digest("base64url")}`;
 
 export const tokenIssued = (grantId: string, tokens: IssuedToken[]): EventOf<"token.issued"> => ({
   type: "token.issued",

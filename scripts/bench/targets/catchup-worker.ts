@@ -125,7 +125,13 @@ async function rawInsert(source: string, file: string): Promise<number> {
   for (const table of schema.filter((e) => e.type === "table")) {
     const columns = reader.prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('${table.name}')`).all().map((c) => c.name);
     const order = columns.includes("seq") ? " ORDER BY seq" : "";
-    const rowsOf = reader.prepare(`SELECT ${columns.join(", ")} FROM ${table.name}${order}`).raw(true).iterate() as IterableIterator<unknown[]>;
+    // Integers as BigInts, so they are written back as integers (a number binds as REAL, and an ANY
+    // column such as tokens.scopes would then hold an 8-byte float, not the projection's row).
+    const rowsOf = reader
+      .prepare(`SELECT ${columns.join(", ")} FROM ${table.name}${order}`)
+      .raw(true)
+      .safeIntegers(true)
+      .iterate() as IterableIterator<unknown[]>;
     const insert = db.prepare(`INSERT INTO ${table.name} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`);
     const batch = db.transaction((chunk: unknown[][]) => {
       for (const row of chunk) insert.run(...row);

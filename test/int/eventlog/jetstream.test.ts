@@ -74,6 +74,7 @@ describe("jetstream event log", () => {
         deny_delete: true,
         deny_purge: true,
         duplicate_window: 120_000_000_000,
+        compression: "s2",
       });
       await log.append(appendRequest(subjectRef("u1")));
       await expect(log.jsm.streams.deleteMessage(log.stream, 1)).rejects.toThrow();
@@ -83,6 +84,26 @@ describe("jetstream event log", () => {
       expect(await log.headSequence()).toBe(1);
     } finally {
       await log.close();
+    }
+  });
+
+  it("turns S2 compression on for a stream created without it, and off when asked", async () => {
+    const id = randomUUID().replaceAll("-", "").slice(0, 12);
+    const options = { servers: server.url, stream: `T_${id}`, subjectRoot: `t${id}`, name: "eventlog-test" };
+    const plain = await connectEventLog({ ...options, compression: "none" });
+    try {
+      expect((await plain.jsm.streams.info(plain.stream)).config.compression).toBe("none");
+      await plain.append(appendRequest(subjectRef("u1")));
+      const compressed = await connectEventLog(options);
+      try {
+        // A connect with the default updates the existing stream (nats-server allows the change).
+        expect((await compressed.jsm.streams.info(compressed.stream)).config.compression).toBe("s2");
+        expect(await compressed.headSequence()).toBe(1);
+      } finally {
+        await compressed.close();
+      }
+    } finally {
+      await plain.close();
     }
   });
 

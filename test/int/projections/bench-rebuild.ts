@@ -31,7 +31,7 @@ try {
   }
   const head = await log.headSequence();
   const started = performance.now();
-  const runner = await buildCopy({ log, projection: TOKENS_PROJECTION, file: join(dir, "tokens.v2.g1.db"), signal: new AbortController().signal });
+  const runner = await buildCopy({ log, projection: TOKENS_PROJECTION, file: join(dir, `tokens.v${TOKENS_PROJECTION.version}.g1.db`), signal: new AbortController().signal });
   const seconds = (performance.now() - started) / 1000;
   const digestStarted = performance.now();
   const digest = projectionDigest(runner.db, "tokens");

@@ -8,7 +8,9 @@ import { projectionDigest, startProjection } from "../../../projections/runner/i
 import {
   deleteRevoked,
   deleteRevokedBatch,
+  type RetentionCursor,
   sequenceStoredBefore,
+  startCursor,
   startRevokedRetention,
   TOKENS_PROJECTION,
   TokensReadModel,
@@ -145,7 +147,7 @@ describe("retention of revoked rows", () => {
   it("works in batches that examine at most batchSize rows, each returning the cursor to continue from", () => {
     const { db, cutoff } = world();
     const seen: number[] = [];
-    let after: string | undefined = "";
+    let after: RetentionCursor | undefined = startCursor("tokens");
     let batches = 0;
     while (after !== undefined) {
       const batch = deleteRevokedBatch(db, "tokens", cutoff, after, 2);

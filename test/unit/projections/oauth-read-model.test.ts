@@ -2,7 +2,7 @@ import BetterSqlite3 from "better-sqlite3";
 import type { Database } from "better-sqlite3";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { EventOf, LedgerEvent } from "../../../services/domain/events.js";
-import { createTokensProjection, deleteExpiredTokens, TokensReadModel } from "../../../projections/tokens/index.js";
+import { createTokensProjection, deleteExpiredTokens, storedHash, TokensReadModel } from "../../../projections/tokens/index.js";
 import {
   clientRegistered,
   EnvelopeBuilder,
@@ -75,6 +75,33 @@ describe("tokens projection: OAuth flows", () => {
       given(grantScopes(["zone:read"]));
       expect(active("at-1")).toBe(false);
     });
+
+    // Token scopes are stored as a mask over the grant's scope vocabulary (scope-bits.ts).
+    it("stores scopes as a small integer mask, and masks keep their meaning as the grant's scopes change", () => {
+      const stored = (tokenId: string): unknown =>
+        db.prepare("SELECT typeof(scopes) || ':' || scopes FROM tokens WHERE token_id = ?").pluck().get(tokenId);
+      expect(stored("at-1")).toBe("integer:3");
+      given(clientUpdated([...SCOPES, "zone:read"]));
+      given(grantScopes(["repo:read", "zone:read"]));
+      given(grantScopes([...SCOPES, "zone:read"]));
+      given(tokenIssued("grant-1", [issued("at-2", { scopes: ["repo:read", "zone:read"] }), issued("at-3", { scopes: ["profile:read", "zone:read"] })]));
+      expect(db.prepare("SELECT scope_names FROM grants WHERE grant_id = 'grant-1'").pluck().get()).toBe("profile:read repo:read zone:read");
+      expect(stored("at-2")).toBe("integer:6");
+      expect(model.introspect(hashOf("at-1"), NOW)?.scopes).toEqual(SCOPES);
+      expect(model.introspect(hashOf("at-2"), NOW)?.scopes).toEqual(["repo:read", "zone:read"]);
+      expect(model.introspect(hashOf("at-3"), NOW)?.scopes).toEqual(["profile:read", "zone:read"]);
+    });
+
+    it("keeps as text scopes a mask cannot give back (not the grant's, or out of order), read the same way", () => {
+      given(tokenIssued("grant-1", [issued("at-2", { scopes: ["repo:read", "profile:read"] }), issued("at-3", { scopes: ["profile:read", "zone:read"] })]));
+      const stored = db.prepare("SELECT token_id, typeof(scopes) AS type FROM tokens WHERE token_id IN ('at-2', 'at-3') ORDER BY token_id").all();
+      expect(stored).toEqual([
+        { token_id: "at-2", type: "text" },
+        { token_id: "at-3", type: "text" },
+      ]);
+      expect(model.introspect(hashOf("at-2"), NOW)?.scopes).toEqual(["repo:read", "profile:read"]);
+      expect(model.introspect(hashOf("at-3"), NOW)?.scopes).toEqual(["profile:read"]);
+    });
   });
 
   describe("client token watermark (RevokeClientTokens)", () => {
@@ -138,7 +165,7 @@ describe("tokens projection: OAuth flows", () => {
       // A code is never a token: introspection does not know it.
       expect(model.introspect(hashOf("ac-1"), T0)).toBeUndefined();
       const stored = db.prepare("SELECT hash FROM codes").pluck().all();
-      expect(stored).toEqual([hashOf("ac-1")]);
+      expect(stored).toEqual([storedHash(hashOf("ac-1"))]);
     });
 
     it("expired codes are cleaned up in batches with the tokens", () => {

@@ -4,10 +4,13 @@ import { beforeEach, describe, expect, it } from "vitest";
 import type { LedgerEvent } from "../../../services/domain/events.js";
 import { INTROSPECT_SQL } from "../../../projections/tokens/queries.js";
 import {
+  CLEANUP_START,
+  type CleanupCursor,
   createTokensProjection,
   deleteExpiredTokens,
   deleteExpiredTokensBatch,
   startTokenCleanup,
+  storedHash,
   TOKENS_PROJECTION,
   TokensReadModel,
 } from "../../../projections/tokens/index.js";
@@ -63,9 +66,40 @@ describe("tokens projection", () => {
     envelopes = new EnvelopeBuilder();
   });
 
-  it("is named tokens, version 2", () => {
+  it("is named tokens, version 3", () => {
     expect(TOKENS_PROJECTION.name).toBe("tokens");
-    expect(TOKENS_PROJECTION.version).toBe(2);
+    expect(TOKENS_PROJECTION.version).toBe(3);
+  });
+
+  // Issue 8's storage bar: bytes per live token. A wider row or key shows up here before a benchmark.
+  it("stores a token compactly: the hash as its 32 bytes, kind and scopes as integers, the grant only on the family", () => {
+    standardSetup();
+    const columns = db.prepare<[], { name: string; type: string; pk: number }>("SELECT name, type, pk FROM pragma_table_info('tokens')").all();
+    expect(columns.find((c) => c.pk === 1)).toMatchObject({ name: "hash", type: "BLOB" });
+    expect(columns.find((c) => c.name === "kind")?.type).toBe("INTEGER");
+    expect(columns.map((c) => c.name)).not.toContain("grant_id");
+    const rows = db
+      .prepare<[], { type: string; bytes: number; kind: number; scopes: string }>(
+        "SELECT typeof(hash) AS type, length(hash) AS bytes, kind, typeof(scopes) AS scopes FROM tokens ORDER BY kind",
+      )
+      .all();
+    // Scopes: a mask over the grant's scope vocabulary (scope-bits.ts).
+    expect(rows).toEqual([
+      { type: "blob", bytes: 32, kind: 0, scopes: "integer" },
+      { type: "blob", bytes: 32, kind: 1, scopes: "integer" },
+    ]);
+    const indexes = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'tokens' ORDER BY name").pluck().all();
+    expect(indexes).toEqual(["tokens_by_id"]); // no expiry index: cleanup sweeps the primary key
+    expect(db.prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'token_families'").pluck().get()).toBe(0);
+  });
+
+  it("stores a keyed hash under its HMAC's bytes, whatever the key id; anything else under its own bytes", () => {
+    const mac = Buffer.alloc(32, 7);
+    expect(storedHash(`k1:${mac.toString("base64url")}`)).toEqual(mac);
+    expect(storedHash(`key-2024:${mac.toString("base64url")}`)).toEqual(mac);
+    // Introspection's probe for a malformed token must miss: never the bytes of a real hash.
+    expect(storedHash(`!k1:${mac.toString("base64url")}`)).toEqual(Buffer.from(`!k1:${mac.toString("base64url")}`));
+    expect(storedHash("k1:nope")).toEqual(Buffer.from("k1:nope"));
   });
 
   describe("introspect", () => {
@@ -190,7 +224,7 @@ describe("tokens projection", () => {
     it("never stores a plaintext token: only the hashes from the events", () => {
       standardSetup();
       const hashes = db.prepare("SELECT hash FROM tokens ORDER BY hash").pluck().all();
-      expect(hashes).toEqual([hashOf("at-1"), hashOf("rt-1")].sort());
+      expect(hashes).toEqual([storedHash(hashOf("at-1")), storedHash(hashOf("rt-1"))].sort((a, b) => Buffer.compare(a, b)));
     });
 
     it("is one primary-key seek per joined table", () => {
@@ -357,7 +391,7 @@ describe("tokens projection", () => {
       expect(deleteExpiredTokens(db, NOW)).toBe(0);
     });
 
-    it("never deletes more than batchSize rows per statement", () => {
+    it("sweeps the primary keys (tokens, then families): no statement examines more than batchSize rows", () => {
       const executed: string[] = [];
       db = new BetterSqlite3(":memory:", { verbose: (sql) => executed.push(String(sql)) });
       projection.migrate(db);
@@ -365,12 +399,30 @@ describe("tokens projection", () => {
       issueMany(250, () => NOW - MINUTE);
       executed.length = 0;
       expect(deleteExpiredTokens(db, NOW, { batchSize: 100 })).toBe(250);
-      // 100 + 100 + 50: the third statement deleted fewer than a batch, so the tokens are done.
-      expect(executed.filter((sql) => sql.startsWith("DELETE FROM tokens"))).toHaveLength(3);
-      expect(executed.every((sql) => sql.includes("LIMIT"))).toBe(true);
+      // Pages of 100 + 100 + 50 keys: the third is short, so the sweep is done.
+      const deletes = executed.filter((sql) => sql.startsWith("DELETE FROM tokens"));
+      expect(deletes).toHaveLength(3);
+      for (const sql of deletes) expect(sql).toMatch(/hash > .* AND hash <= /);
+      expect(executed.filter((sql) => sql.startsWith("SELECT")).every((sql) => sql.includes("LIMIT"))).toBe(true);
 
+      // Batch by batch with the cursor: 150 expired among 300 rows, 100 examined at a time.
       issueMany(150, () => NOW - MINUTE, "u");
-      expect([1, 2, 3].map(() => deleteExpiredTokensBatch(db, NOW, 100))).toEqual([100, 50, 0]);
+      issueMany(150, () => NOW + HOUR, "v");
+      const deleted = { tokens: [] as number[], token_families: [] as number[] };
+      let cursor: CleanupCursor | undefined = CLEANUP_START;
+      while (cursor !== undefined) {
+        const batch = deleteExpiredTokensBatch(db, NOW, cursor, 100);
+        deleted[batch.table].push(batch.deleted);
+        cursor = batch.next;
+      }
+      // 300 rows in each table (one family per token here): three full pages and the empty one
+      // that ends each sweep, tokens first.
+      expect(deleted.tokens).toHaveLength(4);
+      expect(deleted.token_families).toHaveLength(4);
+      expect(deleted.tokens.reduce((a, b) => a + b, 0)).toBe(150);
+      expect(deleted.token_families.reduce((a, b) => a + b, 0)).toBe(150);
+      expect(count("tokens")).toBe(150);
+      expect(count("token_families")).toBe(150);
     });
 
     it("the scheduler drains a backlog batch by batch and keeps running", async () => {
