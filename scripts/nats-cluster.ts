@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { freePort, startNatsServer, type NatsServer } from "./nats-server.js";
+import { stablePort, startNatsServer, type NatsServer } from "./nats-server.js";
 
 /** One node of a cluster plan: its name, ports and files. */
 export interface ClusterNodePlan {
@@ -27,10 +27,10 @@ export async function planCluster(
 ): Promise<ClusterNodePlan[]> {
   const nodes: ClusterNodePlan[] = [];
   const taken = new Set<number>();
-  // freePort may hand out the same port twice while nothing listens yet: keep drawing.
+  // Nodes restart on their ports (stablePort); a port may be drawn twice while nothing listens yet.
   const draw = async (): Promise<number> => {
     for (;;) {
-      const port = await freePort();
+      const port = await stablePort();
       if (!taken.has(port)) {
         taken.add(port);
         return port;

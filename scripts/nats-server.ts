@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
@@ -76,6 +77,44 @@ function installExitHook(onSignal: boolean): void {
   }
 }
 
+/** Lowest port {@link stablePort} draws from: below it sit well-known and registered services. */
+const STABLE_PORT_MIN = 10_000;
+
+/** The kernel's range for port-0 binds and outgoing connections' local ports (Linux; else a common default). */
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+    if (lo !== undefined && hi !== undefined && Number.isInteger(lo) && Number.isInteger(hi)) return [lo, hi];
+  } catch {
+    // Not Linux: fall through.
+  }
+  return [32_768, 60_999];
+}
+
+const bindable = (port: number): Promise<boolean> =>
+  new Promise((resolveBind) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", () => resolveBind(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolveBind(true)));
+  });
+
+/**
+ * A free port for a server that is killed and restarted on the same port (cluster nodes, fault
+ * tests): drawn below the kernel's ephemeral range, so that while the server is down no port-0
+ * bind ({@link freePort}) and no outgoing connection of another process can take it.
+ */
+export async function stablePort(): Promise<number> {
+  const [ephemeralLow] = ephemeralRange();
+  const span = ephemeralLow - STABLE_PORT_MIN;
+  if (span < 1000) return freePort();
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = STABLE_PORT_MIN + Math.floor(Math.random() * span);
+    if (await bindable(port)) return port;
+  }
+  return freePort();
+}
+
 /** A port that was free a moment ago. */
 export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -117,7 +156,8 @@ const exited = (child: ChildProcess): Promise<void> =>
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
   installExitHook(options.killOnSignal ?? true);
   const binary = await natsServerBinary();
-  const port = options.port ?? (await freePort());
+  // Stable: a test may kill this server and start it again on the same port.
+  const port = options.port ?? (await stablePort());
   const ownStore = options.storeDir === undefined;
   const storeDir = options.storeDir ?? (await mkdtemp(join(tmpdir(), "gl-nats-")));
   const args = ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir, ...(options.args ?? [])];

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { startNatsCluster, type NatsCluster, type NatsClusterNode } from "../../scripts/nats-cluster.js";
 import { streamInfo } from "../support/cluster.js";
 import { auditLog, readWholeLog, say, sharedHashKey, sleep } from "../support/fault-kit.js";
-import { freePort } from "../support/nats-server.js";
+import { stablePort } from "../support/nats-server.js";
 import { spawnLedgerProcess, type LedgerProcess } from "../support/ledger.js";
 import { checkHistory, type CheckReport } from "./history/checker.js";
 import { HistoryWriter, readHistory } from "./history/history.js";
@@ -87,7 +87,7 @@ describe("cluster faults: a mixed load from client processes through node, leade
     const shared = { GL_STREAM_REPLICAS: "3", GL_TOKEN_HASH_KEY: sharedHashKey(), GL_REQUEST_KEY: `r1:${sharedHashKey()}`, GL_INTROSPECT_RATE: "100000" };
     for (const [name, roles] of [["A", "commands,introspection,projector,checkpointer"], ["B", "commands,introspection,projector"]] as const) {
       const dataDir = join(baseDir, name);
-      const port = await freePort();
+      const port = await stablePort(); // restarted on it after each kill
       const env = { ...shared, GL_ROLES: roles };
       replicas.push({ name, dataDir, port, env, process: await spawnLedgerProcess(c.urls, dataDir, env, port), outputs: [] });
     }

@@ -7,7 +7,7 @@ import { Writable } from "node:stream";
 import { loadConfig, type Config, type ConfigInput } from "../../services/config/config.js";
 import { createLogger } from "../../services/app/logger.js";
 import { startLedger, type Ledger, type LedgerNodeOptions } from "../../services/app/ledger.js";
-import { freePort } from "./nats-server.js";
+import { stablePort } from "./nats-server.js";
 
 const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 
@@ -84,7 +84,8 @@ export async function spawnLedgerProcess(
   port?: number,
   cli: readonly string[] = SOURCE_CLI,
 ): Promise<LedgerProcess> {
-  port ??= await freePort();
+  // Stable: fault tests kill the process and restart it on the same address.
+  port ??= await stablePort();
   const child = spawn(process.execPath, [...cli, "serve"], {
     cwd: repoRoot,
     env: {

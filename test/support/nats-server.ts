@@ -1,3 +1,3 @@
 /** The test harness's nats-server launcher is the one `npm start` uses. */
-export { freePort, natsServerBinary, startNatsServer } from "../../scripts/nats-server.js";
+export { freePort, natsServerBinary, stablePort, startNatsServer } from "../../scripts/nats-server.js";
 export type { NatsServer, NatsServerOptions } from "../../scripts/nats-server.js";
