@@ -199,7 +199,15 @@ export async function seedLedger(address: string, grants: number, pairs: number,
  * them, one per line, to `<dataDir>/bench-tokens.txt` for the load generator.
  */
 export async function seedTokensFile(target: LedgerUnderTest, grants: number, tokens: number): Promise<{ seeded: Seeded; tokensFile: string }> {
-  const seeded = await seedLedger(target.address, grants, Math.ceil(tokens / 2));
+  let seeded: Seeded;
+  try {
+    seeded = await seedLedger(target.address, grants, Math.ceil(tokens / 2));
+  } catch (error) {
+    // Once a ledger went away right after its port answered: say what it printed.
+    const { exitCode, signalCode } = target.ledger.proc;
+    const state = exitCode === null && signalCode === null ? "still running" : `exited (${exitCode ?? signalCode})`;
+    throw new Error(`seeding the ledger failed (${error instanceof Error ? error.message : String(error)}); the ledger ${state}, its output:\n${target.ledger.output().slice(-4_000)}`, { cause: error });
+  }
   const tokensFile = join(target.dataDir, "bench-tokens.txt");
   await writeFile(tokensFile, seeded.tokens.slice(0, tokens).join("\n"));
   return { seeded, tokensFile };
