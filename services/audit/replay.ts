@@ -5,6 +5,7 @@ import type { JetStreamEventLog } from "../eventlog/jetstream.js";
 import { type AuditFilter, matchesFacts, matchesRecord, needsFacts, pushdownSubjects } from "./filter.js";
 import { messagePrefilter } from "./prefilter.js";
 import { type AuditRecord, auditRecords, factsOf, type GrantFacts, grantFactsOf, ownFacts } from "./records.js";
+import { setBounded } from "../domain/shared/bounded-map.js";
 
 /** Options of {@link replayEvents}. */
 export interface ReplayOptions {
@@ -30,11 +31,7 @@ class GrantCache {
   constructor(private readonly max: number) {}
   get = (grantId: string): GrantFacts | undefined => this.#map.get(grantId);
   set(grantId: string, facts: GrantFacts): void {
-    this.#map.set(grantId, facts);
-    if (this.#map.size > this.max) {
-      const oldest = this.#map.keys().next();
-      if (!oldest.done) this.#map.delete(oldest.value);
-    }
+    setBounded(this.#map, grantId, facts, this.max);
   }
 }
 

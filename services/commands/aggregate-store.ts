@@ -1,6 +1,7 @@
 import type { Decider } from "../domain/shared/decider.js";
 import type { LedgerEvent } from "../domain/events.js";
 import type { AggregateRef, EventLog, RecordedEnvelope } from "../eventlog/types.js";
+import { setBounded } from "../domain/shared/bounded-map.js";
 
 /** An aggregate's state as of its last subject sequence (`version`), with that message's hash. */
 export interface Loaded<S> {
@@ -45,11 +46,7 @@ export class AggregateStore {
   remember<S>(ref: AggregateRef, loaded: Loaded<S>): void {
     const key = keyOf(ref);
     this.#cache.delete(key);
-    this.#cache.set(key, loaded);
-    if (this.#cache.size > this.maxEntries) {
-      const oldest = this.#cache.keys().next();
-      if (!oldest.done) this.#cache.delete(oldest.value);
-    }
+    setBounded(this.#cache, key, loaded, this.maxEntries);
   }
 
   forget(ref: AggregateRef): void {

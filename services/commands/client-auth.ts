@@ -2,6 +2,7 @@ import type { ClientState } from "../domain/client/state.js";
 import { resourceExhausted, unauthenticated } from "../domain/shared/errors.js";
 import { verifySecret } from "../crypto/secrets.js";
 import type { ClientAuthentication } from "./deps.js";
+import { setBounded } from "../domain/shared/bounded-map.js";
 
 /** Options of {@link ClientAuthenticator}. */
 export interface ClientAuthLimits {
@@ -66,11 +67,7 @@ export class ClientAuthenticator implements ClientAuthentication {
       bucket.at = now;
       this.#buckets.delete(clientId); // re-inserted below: the map's order is least recently used first
     }
-    this.#buckets.set(clientId, bucket);
-    if (this.#buckets.size > maxClients) {
-      const oldest = this.#buckets.keys().next();
-      if (!oldest.done) this.#buckets.delete(oldest.value);
-    }
+    setBounded(this.#buckets, clientId, bucket, maxClients);
     return bucket;
   }
 }

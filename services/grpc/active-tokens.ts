@@ -1,4 +1,5 @@
 import type { ActiveToken } from "./read-model.js";
+import { setBounded } from "../domain/shared/bounded-map.js";
 
 /** Active answers remembered at most (~0.5 KB each). */
 export const DEFAULT_MAX_ACTIVE_TOKENS = 20_000;
@@ -49,11 +50,7 @@ export class ActiveTokenCache {
 
   /** Remembers an active answer read (after {@link sync}) from the read model; the oldest goes when full. */
   set(hash: string, token: ActiveToken): void {
-    this.#entries.set(hash, token);
-    if (this.#entries.size > this.#max) {
-      const oldest = this.#entries.keys().next();
-      if (!oldest.done) this.#entries.delete(oldest.value);
-    }
+    setBounded(this.#entries, hash, token, this.#max);
   }
 
   get size(): number {

@@ -6,6 +6,7 @@ import { isDomainError } from "../domain/shared/errors.js";
 import { certificateIdentity, type Caller, type CallerGate, type Freshness, type ReadModel } from "../grpc/index.js";
 import { invalidClient } from "./errors.js";
 import { presentedClient } from "./client-auth.js";
+import { setBounded } from "../domain/shared/bounded-map.js";
 
 const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;
 
@@ -124,10 +125,7 @@ export class ResourceServerAuth {
     // Remembered only against a row that can show a later change; until the row exists, check again.
     if (view?.status !== "active") return;
     const overlapEnds = state.previousSecretValidUntil !== null && now < state.previousSecretValidUntil ? state.previousSecretValidUntil : Infinity;
-    this.#verified.set(key, { until: Math.min(now + this.#options.verifiedTtlMs, overlapEnds), clientSeq: view.seq, seenAt });
-    if (this.#verified.size > this.#options.maxVerified) {
-      const oldest = this.#verified.keys().next();
-      if (!oldest.done) this.#verified.delete(oldest.value);
-    }
+    const verified = { until: Math.min(now + this.#options.verifiedTtlMs, overlapEnds), clientSeq: view.seq, seenAt };
+    setBounded(this.#verified, key, verified, this.#options.maxVerified);
   }
 }

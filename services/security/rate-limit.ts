@@ -1,3 +1,5 @@
+import { setBounded } from "../domain/shared/bounded-map.js";
+
 /** A token-bucket rate: `perSecond` refill, `burst` capacity; `perSecond` 0 turns the limit off. */
 export interface Rate {
   readonly perSecond: number;
@@ -40,12 +42,8 @@ export class RateLimiter {
     // the end already (one busy caller: no delete and re-insert per call).
     if (existing === undefined || key !== this.#newest) {
       if (existing !== undefined) this.#buckets.delete(key);
-      this.#buckets.set(key, bucket);
+      setBounded(this.#buckets, key, bucket, this.#maxKeys);
       this.#newest = key;
-      if (this.#buckets.size > this.#maxKeys) {
-        const oldest = this.#buckets.keys().next();
-        if (!oldest.done) this.#buckets.delete(oldest.value);
-      }
     }
     if (bucket.tokens < count) return false;
     bucket.tokens -= count;
