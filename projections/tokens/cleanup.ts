@@ -1,5 +1,6 @@
 import { setImmediate as yieldToEventLoop, setTimeout as sleep } from "node:timers/promises";
 import type { Database, Statement } from "better-sqlite3";
+import { keyPage, type SweepKey } from "./key-page.js";
 
 /**
  * Expiry cleanup. Tokens and families have no expiry index (an index repeats each row's key: ~46 B
@@ -37,13 +38,11 @@ export interface CleanupBatch {
   readonly next: CleanupCursor | undefined;
 }
 
-type Key = Buffer | string;
-
 interface Sweep {
   /** The last key and the number of keys among the next `limit` after a cursor. */
-  readonly page: Statement<[Key, number], { last: Key | null; n: number }>;
+  readonly page: ReturnType<typeof keyPage>;
   /** Deletes the rows in (after, last] that expired before the cutoff. */
-  readonly delete: Statement<[Key, Key, number]>;
+  readonly delete: Statement<[SweepKey, SweepKey, number]>;
 }
 
 interface CleanupStatements {
@@ -59,13 +58,11 @@ function statementsFor(db: Database): CleanupStatements {
     statements = {
       sweeps: {
         tokens: {
-          page: db.prepare("SELECT max(hash) AS last, count(*) AS n FROM (SELECT hash FROM tokens WHERE hash > ? ORDER BY hash LIMIT ?)"),
+          page: keyPage(db, "tokens", "hash"),
           delete: db.prepare("DELETE FROM tokens WHERE hash > ? AND hash <= ? AND expires_at < ?"),
         },
         token_families: {
-          page: db.prepare(
-            "SELECT max(family_id) AS last, count(*) AS n FROM (SELECT family_id FROM token_families WHERE family_id > ? ORDER BY family_id LIMIT ?)",
-          ),
+          page: keyPage(db, "token_families", "family_id"),
           delete: db.prepare("DELETE FROM token_families WHERE family_id > ? AND family_id <= ? AND expires_at < ?"),
         },
       },

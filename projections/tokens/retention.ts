@@ -1,6 +1,7 @@
 import { setImmediate as yieldToEventLoop, setTimeout as sleep } from "node:timers/promises";
 import type { Database, Statement } from "better-sqlite3";
 import type { EventLog } from "../../services/eventlog/types.js";
+import { keyPage, type SweepKey } from "./key-page.js";
 
 /**
  * Retention of revoked rows. Expired rows already leave the read model (cleanup.ts); a revoked row
@@ -29,12 +30,12 @@ export type RetentionTable = "tokens" | "grants";
  * Where a sweep resumes: the last primary key of the previous batch (tokens: the hash's bytes;
  * grants: the grant id). {@link startCursor} is before every key.
  */
-export type RetentionCursor = string | Buffer;
+export type RetentionCursor = SweepKey;
 
 /** Before every key of `table`: primary keys are never empty. */
 export const startCursor = (table: RetentionTable): RetentionCursor => (table === "tokens" ? Buffer.alloc(0) : "");
 
-type Page = Statement<[RetentionCursor, number], { last: RetentionCursor | null; n: number }>;
+type Page = ReturnType<typeof keyPage>;
 
 interface RetentionStatements {
   /** The last key and the number of keys among the next `limit` after a cursor. */
@@ -49,12 +50,7 @@ function statementsFor(db: Database): RetentionStatements {
   let statements = prepared.get(db);
   if (statements === undefined) {
     statements = {
-      page: {
-        tokens: db.prepare("SELECT max(hash) AS last, count(*) AS n FROM (SELECT hash FROM tokens WHERE hash > ? ORDER BY hash LIMIT ?)"),
-        grants: db.prepare(
-          "SELECT max(grant_id) AS last, count(*) AS n FROM (SELECT grant_id FROM grants WHERE grant_id > ? ORDER BY grant_id LIMIT ?)",
-        ),
-      },
+      page: { tokens: keyPage(db, "tokens", "hash"), grants: keyPage(db, "grants", "grant_id") },
       // A token goes when it, its family or its grant was revoked at or before the cutoff.
       deleteTokens: db.prepare(`
         DELETE FROM tokens WHERE hash IN (
