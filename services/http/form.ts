@@ -21,38 +21,32 @@ const tooLarge = (limit: number): OAuthHttpError =>
 function readBody(request: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = request.headers["content-length"];
   if (declared !== undefined && Number(declared) > maxBytes) return Promise.reject(tooLarge(maxBytes));
-  // No named closure per request (under tsx each costs a `__name` property definition): the
-  // listeners are inline and share one state object.
   return new Promise((resolve, reject) => {
-    const body: BodyState = { chunks: [], size: 0, done: false };
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const fail = (error: OAuthHttpError): void => {
+      if (done) return;
+      done = true;
+      // Stop reading: the rest of an oversized body is never buffered (the connection closes after the answer).
+      request.pause();
+      reject(error);
+    };
     request.on("data", (chunk: Buffer) => {
-      if (body.done) return;
-      body.size += chunk.length;
-      if (body.size > maxBytes) stopReading(request, body, reject, tooLarge(maxBytes));
-      else body.chunks.push(chunk);
+      if (done) return;
+      size += chunk.length;
+      if (size > maxBytes) fail(tooLarge(maxBytes));
+      else chunks.push(chunk);
     });
     request.on("end", () => {
-      if (body.done) return;
-      body.done = true;
-      resolve(body.chunks.length === 1 ? (body.chunks[0] as Buffer) : Buffer.concat(body.chunks, body.size));
+      if (done) return;
+      done = true;
+      // A one-chunk body (the usual form) is not copied.
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
     });
-    request.on("error", () => stopReading(request, body, reject, invalidRequest("the request body could not be read")));
-    request.on("aborted", () => stopReading(request, body, reject, invalidRequest("the request body was cut short")));
+    request.on("error", () => fail(invalidRequest("the request body could not be read")));
+    request.on("aborted", () => fail(invalidRequest("the request body was cut short")));
   });
-}
-
-interface BodyState {
-  readonly chunks: Buffer[];
-  size: number;
-  done: boolean;
-}
-
-function stopReading(request: IncomingMessage, body: BodyState, reject: (error: OAuthHttpError) => void, error: OAuthHttpError): void {
-  if (body.done) return;
-  body.done = true;
-  // Stop reading: the rest of an oversized body is never buffered (the connection closes after the answer).
-  request.pause();
-  reject(error);
 }
 
 const decode = (part: string): string => decodeURIComponent(part.replace(/\+/g, " "));
